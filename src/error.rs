@@ -1,0 +1,87 @@
+//! The crate's error type.
+//!
+//! Every fallible function returns [`Result<T>`]. Errors name what was wrong and where: the
+//! layer, the epoch, the expected and the found shape.
+
+/// A shape given as `(rows, columns)`.
+pub type Shape = (usize, usize);
+
+/// Everything that can go wrong in this crate.
+///
+/// The enum is `#[non_exhaustive]`: match on it with a wildcard arm, new variants may be added
+/// in minor releases.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// Two shapes that must agree do not.
+    #[error("shape mismatch in {context}: expected {expected:?} (rows, columns), found {found:?}")]
+    ShapeMismatch {
+        /// Where the mismatch was found (a layer name, "loss target", ...).
+        context: String,
+        /// The shape that was required.
+        expected: Shape,
+        /// The shape that was given.
+        found: Shape,
+    },
+    /// A batch with no rows was given.
+    #[error("empty batch in {context}: a batch needs at least one row")]
+    EmptyBatch {
+        /// Where the empty batch was given.
+        context: String,
+    },
+    /// A layer or input of width zero was requested.
+    #[error("zero width in {context}: every layer needs at least one unit")]
+    ZeroWidth {
+        /// The layer or input that has no units.
+        context: String,
+    },
+    /// A value that must be finite is NaN or infinite.
+    #[error("non-finite value in {context} at index {index}: {value}")]
+    NonFinite {
+        /// Where the value was found.
+        context: String,
+        /// The index of the first non-finite element (column-major for matrices).
+        index: usize,
+        /// The value, printed (NaN, inf or -inf).
+        value: String,
+    },
+    /// A configuration value or argument is out of its valid range.
+    #[error("invalid {name}: {reason}")]
+    InvalidArgument {
+        /// The argument or configuration field.
+        name: &'static str,
+        /// Why it is invalid, with the value.
+        reason: String,
+    },
+    /// A network was used before it had any layer, or a step was asked before a backward pass.
+    #[error("invalid state: {0}")]
+    InvalidState(String),
+    /// A training history cannot be used as given.
+    #[error("history error at epoch {epoch:?}, layer {layer:?}: {reason}")]
+    History {
+        /// The epoch index concerned, if one.
+        epoch: Option<usize>,
+        /// The layer concerned, if one.
+        layer: Option<String>,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Returns an error naming the first non-finite element of `values`, if any.
+pub(crate) fn check_finite<T: nalgebra::RealField + Copy>(
+    values: &[T],
+    context: impl FnOnce() -> String,
+) -> Result<()> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(index) => Err(Error::NonFinite {
+            context: context(),
+            index,
+            value: format!("{:?}", values[index]),
+        }),
+    }
+}

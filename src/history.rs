@@ -1,0 +1,1 @@
+//! Training histories and the recorder that any trainer feeds.
