@@ -10,11 +10,31 @@
 #![warn(missing_docs)]
 
 pub mod activation;
+pub mod data;
 pub mod detect;
 pub mod error;
 pub mod history;
 pub mod init;
+pub mod layer;
 pub mod loss;
+mod matmul;
+pub mod network;
 pub mod optim;
+pub mod report;
 
 pub use error::{Error, Result};
+
+/// The names most programs need, in one import.
+pub mod prelude {
+    pub use crate::activation::{
+        Activation, Elu, Gelu, Identity, LeakyRelu, Relu, Selu, Sigmoid, Silu, Softplus, Tanh,
+    };
+    pub use crate::data::Dataset;
+    pub use crate::error::{Error, Result};
+    pub use crate::init::Init;
+    pub use crate::layer::{Dense, Layer};
+    pub use crate::loss::{Loss, Mse};
+    pub use crate::network::{EpochSummary, Network, NetworkBuilder};
+    pub use crate::optim::{Adam, Optimizer, Sgd};
+    pub use crate::report::{GradientReport, LayerReport};
+}

@@ -1,0 +1,397 @@
+//! Layers: the [`Layer`] trait and the fully connected [`Dense`] layer.
+//!
+//! A batch is a matrix with one row per sample. A layer keeps its own forward buffers (sized for
+//! the last batch size it saw), so a steady-state training step allocates nothing: the buffers
+//! are reallocated only when the batch size changes.
+//!
+//! Matrix products go through nalgebra's `gemm`, which hands dynamic matrices to the
+//! `matrixmultiply` kernels. Transposed operands are zero-copy strided views of the same
+//! storage, never `tr_mul`/`gemm_tr` (element-wise loops in nalgebra).
+
+use std::fmt::Debug;
+
+use nalgebra::{DMatrix, DVector, RealField};
+use rand_chacha::ChaCha8Rng;
+
+use crate::activation::{cast, Activation};
+use crate::error::{Error, Result};
+use crate::init::Init;
+use crate::matmul::{multiply_into, plain, transposed};
+
+/// Share of the activation's maximum derivative under which a unit counts as saturated.
+pub const SATURATION_THRESHOLD: f64 = 0.01;
+
+/// A read-only view of one parameter tensor and its gradient.
+#[derive(Debug, Clone, Copy)]
+pub struct ParameterView<'a, T> {
+    /// "weights" or "bias" for [`Dense`].
+    pub name: &'static str,
+    /// `(rows, columns)`; a bias is `(units, 1)`.
+    pub shape: (usize, usize),
+    /// The values, column-major.
+    pub value: &'a [T],
+    /// The gradient of the loss with respect to the values, from the last backward pass.
+    pub grad: &'a [T],
+}
+
+/// A mutable view of one parameter tensor and its gradient, for optimizers and clipping.
+#[derive(Debug)]
+pub struct ParameterMut<'a, T> {
+    /// "weights" or "bias" for [`Dense`].
+    pub name: &'static str,
+    /// The values, column-major.
+    pub value: &'a mut [T],
+    /// The gradient from the last backward pass.
+    pub grad: &'a mut [T],
+}
+
+/// What a layer's backward pass measured, summed over the batch; the network turns it into a
+/// [`LayerReport`](crate::report::LayerReport).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct BackwardStats {
+    /// `||dL/dW||^2`.
+    pub weight_grad_sq: f64,
+    /// `max |dL/dW|`.
+    pub weight_grad_max_abs: f64,
+    /// `||dL/db||^2`.
+    pub bias_grad_sq: f64,
+    /// `||W||^2`.
+    pub weight_sq: f64,
+    /// Mean over batch and units of `f'(z)`, divided by the activation's maximum derivative.
+    pub mean_derivative_ratio: f64,
+    /// Units whose mean derivative over the batch is under [`SATURATION_THRESHOLD`] of the maximum.
+    pub saturated_units: usize,
+    /// Units whose derivative is exactly zero for every sample of the batch.
+    pub dead_units: usize,
+}
+
+/// A differentiable layer in a sequential network.
+pub trait Layer<T: RealField + Copy>: Debug + Send {
+    /// The layer's name, unique within its network.
+    fn name(&self) -> &str;
+    /// The activation's name, for reports.
+    fn activation_name(&self) -> &'static str;
+    /// Columns of the input batch.
+    fn input_width(&self) -> usize;
+    /// Columns of the output batch (the number of units).
+    fn output_width(&self) -> usize;
+    /// Number of weights, the bias excluded.
+    fn weight_count(&self) -> usize;
+
+    /// Computes the output for `input` (`batch x input_width`), keeps what the backward pass
+    /// needs, and returns the output (`batch x output_width`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] for a wrong input width, [`Error::EmptyBatch`] for no rows.
+    fn forward(&mut self, input: &DMatrix<T>) -> Result<&DMatrix<T>>;
+
+    /// The output of the last forward pass.
+    fn output(&self) -> &DMatrix<T>;
+
+    /// The backward pass for the batch of the last [`forward`](Layer::forward), which was
+    /// called with `input`.
+    ///
+    /// `output_grad` holds `dL/d output` on entry and is overwritten (with `dL/dz`, the
+    /// gradient before the activation). The parameter gradients are stored in the layer; when
+    /// `input_grad` is given, `dL/d input` is written into it (it must be `batch x
+    /// input_width`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] when a matrix does not fit the last forward pass.
+    fn backward(
+        &mut self,
+        input: &DMatrix<T>,
+        output_grad: &mut DMatrix<T>,
+        input_grad: Option<&mut DMatrix<T>>,
+    ) -> Result<BackwardStats>;
+
+    /// The parameters and their gradients, by name.
+    fn parameters(&self) -> Vec<ParameterView<'_, T>>;
+
+    /// Calls `visit` with each parameter and its gradient, mutably, in a fixed order.
+    fn visit_parameters_mut(&mut self, visit: &mut dyn FnMut(ParameterMut<'_, T>));
+}
+
+/// A fully connected layer: `y = f(x W + b)`, with `W` of shape `inputs x units`.
+#[derive(Debug)]
+pub struct Dense<T: RealField + Copy> {
+    name: String,
+    weights: DMatrix<T>,
+    bias: DVector<T>,
+    activation: Box<dyn Activation<T>>,
+    weight_grad: DMatrix<T>,
+    bias_grad: DVector<T>,
+    pre_activation: DMatrix<T>,
+    output: DMatrix<T>,
+}
+
+impl<T: RealField + Copy> Dense<T> {
+    /// A layer with `inputs` inputs and `units` units, weights drawn by `weight_init` from
+    /// `rng`, bias filled by `bias_init`.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] when `inputs` or `units` is zero; the initialisers' errors.
+    pub fn new(
+        name: impl Into<String>,
+        inputs: usize,
+        units: usize,
+        activation: Box<dyn Activation<T>>,
+        weight_init: &Init,
+        bias_init: &Init,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Self> {
+        let name = name.into();
+        if inputs == 0 || units == 0 {
+            return Err(Error::ZeroWidth {
+                context: format!("layer {name:?} ({inputs} inputs, {units} units)"),
+            });
+        }
+        let mut weights = DMatrix::zeros(inputs, units);
+        weight_init.fill(weights.as_mut_slice(), inputs, units, rng)?;
+        let mut bias = DVector::zeros(units);
+        bias_init.fill(bias.as_mut_slice(), inputs, units, rng)?;
+        Ok(Self::from_parameters(name, weights, bias, activation)?)
+    }
+
+    /// A layer from given weights (`inputs x units`) and bias (`units`).
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] for an empty matrix, [`Error::ShapeMismatch`] when the bias length
+    /// is not the number of units, [`Error::NonFinite`] for a NaN or infinite parameter.
+    pub fn from_parameters(
+        name: impl Into<String>,
+        weights: DMatrix<T>,
+        bias: DVector<T>,
+        activation: Box<dyn Activation<T>>,
+    ) -> Result<Self> {
+        let name = name.into();
+        let (inputs, units) = weights.shape();
+        if inputs == 0 || units == 0 {
+            return Err(Error::ZeroWidth {
+                context: format!("layer {name:?} ({inputs} inputs, {units} units)"),
+            });
+        }
+        if bias.len() != units {
+            return Err(Error::ShapeMismatch {
+                context: format!("bias of layer {name:?}"),
+                expected: (units, 1),
+                found: (bias.len(), 1),
+            });
+        }
+        crate::error::check_finite(weights.as_slice(), || format!("weights of layer {name:?}"))?;
+        crate::error::check_finite(bias.as_slice(), || format!("bias of layer {name:?}"))?;
+        Ok(Self {
+            name,
+            weight_grad: DMatrix::zeros(inputs, units),
+            bias_grad: DVector::zeros(units),
+            pre_activation: DMatrix::zeros(0, units),
+            output: DMatrix::zeros(0, units),
+            weights,
+            bias,
+            activation,
+        })
+    }
+
+    /// The weights, `inputs x units`.
+    pub fn weights(&self) -> &DMatrix<T> {
+        &self.weights
+    }
+
+    /// The bias, one per unit.
+    pub fn bias(&self) -> &DVector<T> {
+        &self.bias
+    }
+
+    /// The weight gradient of the last backward pass.
+    pub fn weight_grad(&self) -> &DMatrix<T> {
+        &self.weight_grad
+    }
+
+    /// The bias gradient of the last backward pass.
+    pub fn bias_grad(&self) -> &DVector<T> {
+        &self.bias_grad
+    }
+
+    /// The activation.
+    pub fn activation(&self) -> &dyn Activation<T> {
+        self.activation.as_ref()
+    }
+
+    fn shape_error(&self, what: &str, expected: (usize, usize), found: (usize, usize)) -> Error {
+        Error::ShapeMismatch {
+            context: format!("{what} of layer {:?}", self.name),
+            expected,
+            found,
+        }
+    }
+}
+
+fn to_f64<T: RealField + Copy>(v: T) -> f64 {
+    nalgebra::try_convert(v).unwrap_or(f64::NAN)
+}
+
+impl<T: RealField + Copy> Layer<T> for Dense<T> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn activation_name(&self) -> &'static str {
+        self.activation.name()
+    }
+
+    fn input_width(&self) -> usize {
+        self.weights.nrows()
+    }
+
+    fn output_width(&self) -> usize {
+        self.weights.ncols()
+    }
+
+    fn weight_count(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn forward(&mut self, input: &DMatrix<T>) -> Result<&DMatrix<T>> {
+        let (batch, width) = input.shape();
+        if width != self.input_width() {
+            return Err(self.shape_error("input", (batch, self.input_width()), input.shape()));
+        }
+        if batch == 0 {
+            return Err(Error::EmptyBatch {
+                context: format!("input of layer {:?}", self.name),
+            });
+        }
+        let units = self.output_width();
+        if self.pre_activation.nrows() != batch {
+            self.pre_activation = DMatrix::zeros(batch, units);
+            self.output = DMatrix::zeros(batch, units);
+        }
+        multiply_into(&mut self.pre_activation, &plain(input), &plain(&self.weights));
+        for (mut column, &b) in self.pre_activation.column_iter_mut().zip(self.bias.iter()) {
+            column.add_scalar_mut(b);
+        }
+        self.activation
+            .value_slice(self.pre_activation.as_slice(), self.output.as_mut_slice());
+        Ok(&self.output)
+    }
+
+    fn output(&self) -> &DMatrix<T> {
+        &self.output
+    }
+
+    fn backward(
+        &mut self,
+        input: &DMatrix<T>,
+        output_grad: &mut DMatrix<T>,
+        input_grad: Option<&mut DMatrix<T>>,
+    ) -> Result<BackwardStats> {
+        let batch = self.pre_activation.nrows();
+        let units = self.output_width();
+        if batch == 0 {
+            return Err(Error::InvalidState(format!(
+                "backward before forward in layer {:?}",
+                self.name
+            )));
+        }
+        if input.shape() != (batch, self.input_width()) {
+            return Err(self.shape_error("input", (batch, self.input_width()), input.shape()));
+        }
+        if output_grad.shape() != (batch, units) {
+            return Err(self.shape_error("output gradient", (batch, units), output_grad.shape()));
+        }
+        if let Some(g) = &input_grad {
+            if g.shape() != input.shape() {
+                return Err(self.shape_error("input gradient", input.shape(), g.shape()));
+            }
+        }
+
+        // dL/dz = dL/dy * f'(z), fused with the activity statistics and the bias gradient.
+        let batch_t: T = cast(batch as f64);
+        let saturation_floor = self.activation.derivative_max() * cast::<T>(SATURATION_THRESHOLD);
+        let mut derivative_total = T::zero();
+        let mut saturated_units = 0;
+        let mut dead_units = 0;
+        let mut bias_grad_sq = T::zero();
+        for j in 0..units {
+            let range = j * batch..(j + 1) * batch;
+            let grad = &mut output_grad.as_mut_slice()[range.clone()];
+            let sums = self.activation.scale_by_derivative(
+                &self.pre_activation.as_slice()[range.clone()],
+                &self.output.as_slice()[range],
+                grad,
+            );
+            derivative_total += sums.sum;
+            if sums.sum / batch_t < saturation_floor {
+                saturated_units += 1;
+            }
+            if sums.zeros == batch {
+                dead_units += 1;
+            }
+            let mut b = T::zero();
+            for &g in grad.iter() {
+                b += g;
+            }
+            self.bias_grad[j] = b;
+            bias_grad_sq += b * b;
+        }
+
+        // dL/dW = x^T dL/dz ; dL/dx = dL/dz W^T.
+        multiply_into(&mut self.weight_grad, &transposed(input), &plain(output_grad));
+        if let Some(input_grad) = input_grad {
+            multiply_into(input_grad, &plain(output_grad), &transposed(&self.weights));
+        }
+
+        let mut weight_grad_sq = T::zero();
+        let mut weight_grad_max = T::zero();
+        let mut weight_sq = T::zero();
+        for (&g, &w) in self.weight_grad.as_slice().iter().zip(self.weights.as_slice()) {
+            weight_grad_sq += g * g;
+            let a = g.abs();
+            // `!(a <= max)` also lets a NaN through, so it shows in the report.
+            if !(a <= weight_grad_max) {
+                weight_grad_max = a;
+            }
+            weight_sq += w * w;
+        }
+        let max_derivative = to_f64(self.activation.derivative_max());
+        Ok(BackwardStats {
+            weight_grad_sq: to_f64(weight_grad_sq),
+            weight_grad_max_abs: to_f64(weight_grad_max),
+            bias_grad_sq: to_f64(bias_grad_sq),
+            weight_sq: to_f64(weight_sq),
+            mean_derivative_ratio: to_f64(derivative_total) / ((batch * units) as f64 * max_derivative),
+            saturated_units,
+            dead_units,
+        })
+    }
+
+    fn parameters(&self) -> Vec<ParameterView<'_, T>> {
+        vec![
+            ParameterView {
+                name: "weights",
+                shape: self.weights.shape(),
+                value: self.weights.as_slice(),
+                grad: self.weight_grad.as_slice(),
+            },
+            ParameterView {
+                name: "bias",
+                shape: (self.bias.len(), 1),
+                value: self.bias.as_slice(),
+                grad: self.bias_grad.as_slice(),
+            },
+        ]
+    }
+
+    fn visit_parameters_mut(&mut self, visit: &mut dyn FnMut(ParameterMut<'_, T>)) {
+        visit(ParameterMut {
+            name: "weights",
+            value: self.weights.as_mut_slice(),
+            grad: self.weight_grad.as_mut_slice(),
+        });
+        visit(ParameterMut {
+            name: "bias",
+            value: self.bias.as_mut_slice(),
+            grad: self.bias_grad.as_mut_slice(),
+        });
+    }
+}

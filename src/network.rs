@@ -1,0 +1,608 @@
+//! A sequential network: forward, backward (returning a [`GradientReport`]), optimizer step and
+//! an epoch loop.
+//!
+//! ```
+//! use vanishing_gradient::prelude::*;
+//!
+//! let data = Dataset::<f64>::teacher_regression(128, 8, 2, 1)?;
+//! let mut net = NetworkBuilder::<f64>::new(8)
+//!     .dense(16, Tanh)
+//!     .dense(2, Identity)
+//!     .loss(Mse)
+//!     .seed(42)
+//!     .build()?;
+//! let mut optimizer = Adam::new(0.01)?;
+//! let mut rng = vanishing_gradient::init::seeded_rng(0);
+//! let first = net.train_epoch(&data, 32, &mut optimizer, &mut rng)?;
+//! let mut last = first.clone();
+//! for _ in 0..20 {
+//!     last = net.train_epoch(&data, 32, &mut optimizer, &mut rng)?;
+//! }
+//! assert!(last.mean_loss < first.mean_loss);
+//! // Per layer: gradient RMS, weight norm, saturation, dead units, update ratio.
+//! println!("{}", last.report);
+//! # Ok::<(), vanishing_gradient::Error>(())
+//! ```
+
+use nalgebra::{DMatrix, RealField};
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+
+use crate::activation::Activation;
+use crate::data::Dataset;
+use crate::error::{check_finite, Error, Result};
+use crate::init::{recommended_gain, seeded_rng, Init};
+use crate::layer::{Dense, Layer};
+use crate::loss::Loss;
+use crate::optim::Optimizer;
+use crate::report::{GradientReport, LayerReport};
+
+enum LayerSpec<T: RealField + Copy> {
+    Dense {
+        name: Option<String>,
+        units: usize,
+        activation: Box<dyn Activation<T>>,
+        weight_init: Option<Init>,
+        bias_init: Init,
+    },
+    Custom(Box<dyn Layer<T>>),
+}
+
+/// Builds a [`Network`]: the input width, then layers from the input side, then the loss.
+///
+/// Defaults: layers are named `dense1`, `dense2`, ...; weights use Glorot uniform for bounded
+/// activations (sigmoid, tanh, identity, softplus) and He normal (with the activation's gain) for
+/// the ReLU family, as PyTorch's `calculate_gain` suggests; biases start at zero; the seed is 0;
+/// the loss is mean squared error.
+pub struct NetworkBuilder<T: RealField + Copy> {
+    input_width: usize,
+    specs: Vec<LayerSpec<T>>,
+    loss: Option<Box<dyn Loss<T>>>,
+    seed: u64,
+    clip_norm: Option<f64>,
+}
+
+impl<T: RealField + Copy> NetworkBuilder<T> {
+    /// A builder for a network whose input batches have `input_width` columns.
+    pub fn new(input_width: usize) -> Self {
+        Self {
+            input_width,
+            specs: Vec::new(),
+            loss: None,
+            seed: 0,
+            clip_norm: None,
+        }
+    }
+
+    /// Appends a dense layer with the default initialisation for its activation.
+    pub fn dense(self, units: usize, activation: impl Activation<T> + 'static) -> Self {
+        self.push_dense(units, Box::new(activation), None)
+    }
+
+    /// Appends a dense layer with the given weight initialiser.
+    pub fn dense_with_init(self, units: usize, activation: impl Activation<T> + 'static, weight_init: Init) -> Self {
+        self.push_dense(units, Box::new(activation), Some(weight_init))
+    }
+
+    /// Appends a dense layer with a boxed activation (chosen at run time).
+    pub fn dense_boxed(self, units: usize, activation: Box<dyn Activation<T>>, weight_init: Option<Init>) -> Self {
+        self.push_dense(units, activation, weight_init)
+    }
+
+    fn push_dense(mut self, units: usize, activation: Box<dyn Activation<T>>, weight_init: Option<Init>) -> Self {
+        self.specs.push(LayerSpec::Dense {
+            name: None,
+            units,
+            activation,
+            weight_init,
+            bias_init: Init::Zeros,
+        });
+        self
+    }
+
+    /// Sets the bias initialiser of the last dense layer added (default: zeros). A strongly
+    /// negative constant bias on ReLU layers produces dead units.
+    pub fn bias_init(mut self, init: Init) -> Self {
+        if let Some(LayerSpec::Dense { bias_init, .. }) = self.specs.last_mut() {
+            *bias_init = init;
+        }
+        self
+    }
+
+    /// Names the last dense layer added.
+    pub fn name(mut self, layer_name: impl Into<String>) -> Self {
+        if let Some(LayerSpec::Dense { name, .. }) = self.specs.last_mut() {
+            *name = Some(layer_name.into());
+        }
+        self
+    }
+
+    /// Appends a layer of your own.
+    pub fn layer(mut self, layer: Box<dyn Layer<T>>) -> Self {
+        self.specs.push(LayerSpec::Custom(layer));
+        self
+    }
+
+    /// The loss (default: [`Mse`](crate::loss::Mse)).
+    pub fn loss(mut self, loss: impl Loss<T> + 'static) -> Self {
+        self.loss = Some(Box::new(loss));
+        self
+    }
+
+    /// The seed of the weight initialisation.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = seed;
+        self
+    }
+
+    /// Clips the global gradient norm (every weight and bias) to `max_norm` before each
+    /// optimizer step (Pascanu et al. 2013). Reports keep the unclipped norms.
+    pub fn clip_gradient_norm(mut self, max_norm: f64) -> Self {
+        self.clip_norm = Some(max_norm);
+        self
+    }
+
+    /// Builds the network.
+    ///
+    /// # Errors
+    /// [`Error::ZeroWidth`] for a zero input width or a layer without units;
+    /// [`Error::InvalidState`] for no layers; [`Error::ShapeMismatch`] when a custom layer's
+    /// input width does not match the previous layer; [`Error::InvalidArgument`] for a
+    /// duplicate layer name or an invalid clipping norm.
+    pub fn build(self) -> Result<Network<T>> {
+        if self.input_width == 0 {
+            return Err(Error::ZeroWidth {
+                context: "network input".into(),
+            });
+        }
+        if self.specs.is_empty() {
+            return Err(Error::InvalidState("a network needs at least one layer".into()));
+        }
+        if let Some(c) = self.clip_norm {
+            if !(c.is_finite() && c > 0.0) {
+                return Err(Error::InvalidArgument {
+                    name: "clip_gradient_norm",
+                    reason: format!("must be finite and positive, got {c}"),
+                });
+            }
+        }
+        let mut rng = seeded_rng(self.seed);
+        let mut layers: Vec<Box<dyn Layer<T>>> = Vec::with_capacity(self.specs.len());
+        let mut width = self.input_width;
+        for (index, spec) in self.specs.into_iter().enumerate() {
+            let layer: Box<dyn Layer<T>> = match spec {
+                LayerSpec::Dense {
+                    name,
+                    units,
+                    activation,
+                    weight_init,
+                    bias_init,
+                } => {
+                    let init = weight_init.unwrap_or_else(|| default_init(activation.name()));
+                    let name = name.unwrap_or_else(|| format!("dense{}", index + 1));
+                    Box::new(Dense::new(name, width, units, activation, &init, &bias_init, &mut rng)?)
+                }
+                LayerSpec::Custom(layer) => {
+                    if layer.input_width() != width {
+                        return Err(Error::ShapeMismatch {
+                            context: format!("input of layer {:?}", layer.name()),
+                            expected: (1, width),
+                            found: (1, layer.input_width()),
+                        });
+                    }
+                    if layer.output_width() == 0 {
+                        return Err(Error::ZeroWidth {
+                            context: format!("layer {:?}", layer.name()),
+                        });
+                    }
+                    layer
+                }
+            };
+            if layers.iter().any(|l| l.name() == layer.name()) {
+                return Err(Error::InvalidArgument {
+                    name: "layer name",
+                    reason: format!("{:?} is used twice", layer.name()),
+                });
+            }
+            width = layer.output_width();
+            layers.push(layer);
+        }
+        let report = GradientReport {
+            loss: f64::NAN,
+            batch_size: 0,
+            layers: layers
+                .iter()
+                .enumerate()
+                .map(|(depth, l)| {
+                    LayerReport::new(
+                        l.name().to_string(),
+                        depth,
+                        l.activation_name(),
+                        l.weight_count(),
+                        l.output_width(),
+                    )
+                })
+                .collect(),
+        };
+        Ok(Network {
+            input_width: self.input_width,
+            grads: layers.iter().map(|l| DMatrix::zeros(0, l.output_width())).collect(),
+            layers,
+            loss: self.loss.unwrap_or_else(|| Box::new(crate::loss::Mse)),
+            report,
+            clip_norm: self.clip_norm,
+            has_gradients: false,
+            batch_x: DMatrix::zeros(0, 0),
+            batch_y: DMatrix::zeros(0, 0),
+            order: Vec::new(),
+        })
+    }
+}
+
+/// The weight initialiser used when none is given: He normal with PyTorch's gain for the ReLU
+/// family and SELU's LeCun normal, Glorot uniform otherwise.
+pub fn default_init(activation_name: &str) -> Init {
+    match activation_name {
+        "relu" | "leaky_relu" | "elu" | "gelu" | "silu" => Init::HeNormal {
+            gain: recommended_gain(activation_name).max(std::f64::consts::SQRT_2),
+        },
+        "selu" => Init::LecunNormal,
+        _ => Init::glorot_uniform(),
+    }
+}
+
+/// A sequential stack of layers with a loss.
+#[derive(Debug)]
+pub struct Network<T: RealField + Copy> {
+    input_width: usize,
+    layers: Vec<Box<dyn Layer<T>>>,
+    loss: Box<dyn Loss<T>>,
+    /// `grads[l]`: dL/d(output of layer l), batch x width.
+    grads: Vec<DMatrix<T>>,
+    report: GradientReport,
+    clip_norm: Option<f64>,
+    has_gradients: bool,
+    batch_x: DMatrix<T>,
+    batch_y: DMatrix<T>,
+    order: Vec<usize>,
+}
+
+/// The outcome of one [`Network::train_epoch`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochSummary {
+    /// Mean of the batch losses.
+    pub mean_loss: f64,
+    /// Minibatches taken.
+    pub batches: usize,
+    /// The epoch's reports averaged over its batches (maxima for `weight_grad_max_abs`); the
+    /// loss is the mean loss.
+    pub report: GradientReport,
+}
+
+impl<T: RealField + Copy> Network<T> {
+    /// Columns of an input batch.
+    pub fn input_width(&self) -> usize {
+        self.input_width
+    }
+
+    /// Columns of the output.
+    pub fn output_width(&self) -> usize {
+        self.layers.last().map_or(0, |l| l.output_width())
+    }
+
+    /// The layers, the input side first.
+    pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
+        &self.layers
+    }
+
+    /// The loss.
+    pub fn loss_function(&self) -> &dyn Loss<T> {
+        self.loss.as_ref()
+    }
+
+    /// The report of the last backward pass (and step, for the update ratios).
+    pub fn report(&self) -> &GradientReport {
+        &self.report
+    }
+
+    /// The network's output for `input` (`batch x input_width`).
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::EmptyBatch`], [`Error::NonFinite`] for bad input.
+    pub fn forward(&mut self, input: &DMatrix<T>) -> Result<&DMatrix<T>> {
+        self.check_input(input)?;
+        self.forward_unchecked(input)
+    }
+
+    fn check_input(&self, input: &DMatrix<T>) -> Result<()> {
+        if input.ncols() != self.input_width {
+            return Err(Error::ShapeMismatch {
+                context: "network input".into(),
+                expected: (input.nrows(), self.input_width),
+                found: input.shape(),
+            });
+        }
+        if input.nrows() == 0 {
+            return Err(Error::EmptyBatch {
+                context: "network input".into(),
+            });
+        }
+        check_finite(input.as_slice(), || "network input".into())
+    }
+
+    fn forward_unchecked(&mut self, input: &DMatrix<T>) -> Result<&DMatrix<T>> {
+        for l in 0..self.layers.len() {
+            let (before, rest) = self.layers.split_at_mut(l);
+            let layer_input = before.last().map_or(input, |p| p.output());
+            if let Some(layer) = rest.first_mut() {
+                layer.forward(layer_input)?;
+            }
+        }
+        self.layers
+            .last()
+            .map(|l| l.output())
+            .ok_or_else(|| Error::InvalidState("network without layers".into()))
+    }
+
+    /// The loss on `input` against `target`, without gradients.
+    ///
+    /// # Errors
+    /// As [`Network::forward`]; shape errors from the loss.
+    pub fn loss_on(&mut self, input: &DMatrix<T>, target: &DMatrix<T>) -> Result<T> {
+        self.forward(input)?;
+        let output = self.layers.last().map(|l| l.output()).ok_or_else(|| Error::InvalidState("network without layers".into()))?;
+        self.loss.loss(output, target)
+    }
+
+    /// The forward and backward pass for one batch: computes every parameter gradient and
+    /// returns the [`GradientReport`] (loss, per-layer gradient, weight and activity
+    /// statistics). Call [`step`](Network::step) to apply an optimizer.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`], [`Error::EmptyBatch`], [`Error::NonFinite`] for bad input or
+    /// target. A non-finite loss or gradient is not an error: it shows in the report.
+    pub fn backward(&mut self, input: &DMatrix<T>, target: &DMatrix<T>) -> Result<&GradientReport> {
+        self.check_input(input)?;
+        let expected = (input.nrows(), self.output_width());
+        if target.shape() != expected {
+            return Err(Error::ShapeMismatch {
+                context: "loss target".into(),
+                expected,
+                found: target.shape(),
+            });
+        }
+        check_finite(target.as_slice(), || "loss target".into())?;
+        self.forward_unchecked(input)?;
+        let batch = input.nrows();
+        for (g, layer) in self.grads.iter_mut().zip(&self.layers) {
+            if g.nrows() != batch {
+                *g = DMatrix::zeros(batch, layer.output_width());
+            }
+        }
+        let (Some(last_layer), Some(last_grad)) = (self.layers.last(), self.grads.last_mut()) else {
+            return Err(Error::InvalidState("network without layers".into()));
+        };
+        let loss = self.loss.loss_and_gradient(last_layer.output(), target, last_grad)?;
+        self.report.loss = nalgebra::try_convert(loss).unwrap_or(f64::NAN);
+        self.report.batch_size = batch;
+        for l in (0..self.layers.len()).rev() {
+            let (grads_before, grads_rest) = self.grads.split_at_mut(l);
+            let (layers_before, layers_rest) = self.layers.split_at_mut(l);
+            let (Some(layer), Some(output_grad)) = (layers_rest.first_mut(), grads_rest.first_mut()) else {
+                continue;
+            };
+            let layer_input = layers_before.last().map_or(input, |p| p.output());
+            let stats = layer.backward(layer_input, output_grad, grads_before.last_mut())?;
+            if let Some(entry) = self.report.layers.get_mut(l) {
+                entry.weight_grad_l2 = stats.weight_grad_sq.sqrt();
+                entry.weight_grad_rms = (stats.weight_grad_sq / entry.weight_count.max(1) as f64).sqrt();
+                entry.weight_grad_max_abs = stats.weight_grad_max_abs;
+                entry.bias_grad_l2 = stats.bias_grad_sq.sqrt();
+                entry.weight_l2 = stats.weight_sq.sqrt();
+                entry.mean_derivative_ratio = stats.mean_derivative_ratio;
+                let units = entry.units.max(1) as f64;
+                entry.saturated_share = stats.saturated_units as f64 / units;
+                entry.dead_share = stats.dead_units as f64 / units;
+                entry.update_ratio = None;
+            }
+        }
+        self.has_gradients = true;
+        Ok(&self.report)
+    }
+
+    /// Applies `optimizer` to every parameter with the gradients of the last
+    /// [`backward`](Network::backward), clipping the global norm first if the network was
+    /// built with [`clip_gradient_norm`](NetworkBuilder::clip_gradient_norm). Fills the
+    /// update ratios of the report.
+    ///
+    /// Use one optimizer per network for its whole life: it keeps state per parameter slot.
+    ///
+    /// # Errors
+    /// [`Error::InvalidState`] when no backward pass preceded this step.
+    pub fn step(&mut self, optimizer: &mut dyn Optimizer<T>) -> Result<&GradientReport> {
+        if !self.has_gradients {
+            return Err(Error::InvalidState("step() needs a backward() first".into()));
+        }
+        self.has_gradients = false;
+        let scale = self.clip_norm.and_then(|max_norm| {
+            let norm = self.report.global_grad_norm();
+            (norm.is_finite() && norm > max_norm).then(|| crate::activation::cast::<T>(max_norm / norm))
+        });
+        optimizer.begin_step();
+        let mut slot = 0;
+        for (layer, entry) in self.layers.iter_mut().zip(self.report.layers.iter_mut()) {
+            let mut weight_delta_sq = T::zero();
+            layer.visit_parameters_mut(&mut |p| {
+                if let Some(s) = scale {
+                    for g in p.grad.iter_mut() {
+                        *g *= s;
+                    }
+                }
+                let delta_sq = optimizer.update(slot, p.value, p.grad);
+                if p.name == "weights" {
+                    weight_delta_sq = delta_sq;
+                }
+                slot += 1;
+            });
+            let delta: f64 = nalgebra::try_convert(weight_delta_sq).unwrap_or(f64::NAN);
+            entry.update_ratio = (entry.weight_l2 > 0.0).then(|| delta.sqrt() / entry.weight_l2);
+        }
+        Ok(&self.report)
+    }
+
+    /// [`backward`](Network::backward) then [`step`](Network::step) on one batch.
+    ///
+    /// # Errors
+    /// As those two.
+    pub fn train_step(
+        &mut self,
+        input: &DMatrix<T>,
+        target: &DMatrix<T>,
+        optimizer: &mut dyn Optimizer<T>,
+    ) -> Result<&GradientReport> {
+        self.backward(input, target)?;
+        self.step(optimizer)
+    }
+
+    /// One pass over `data` in shuffled minibatches of `batch_size` rows (shuffled by `rng`),
+    /// one optimizer step per batch.
+    ///
+    /// When `batch_size` does not divide the dataset, the trailing partial batch is skipped
+    /// (as PyTorch's `drop_last=True`): every batch has the same size, so the layers' buffers
+    /// are reused and the steps allocate nothing; shuffling lets every sample take part over
+    /// the epochs. A `batch_size` larger than the dataset is taken as the dataset's size.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for `batch_size == 0`, [`Error::ShapeMismatch`] when the
+    /// dataset's widths do not fit the network.
+    pub fn train_epoch(
+        &mut self,
+        data: &Dataset<T>,
+        batch_size: usize,
+        optimizer: &mut dyn Optimizer<T>,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<EpochSummary> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if data.input_width() != self.input_width || data.target_width() != self.output_width() {
+            return Err(Error::ShapeMismatch {
+                context: "dataset (input and target columns)".into(),
+                expected: (self.input_width, self.output_width()),
+                found: (data.input_width(), data.target_width()),
+            });
+        }
+        let batch = batch_size.min(data.len());
+        if self.batch_x.shape() != (batch, data.input_width()) {
+            self.batch_x = DMatrix::zeros(batch, data.input_width());
+            self.batch_y = DMatrix::zeros(batch, data.target_width());
+        }
+        if self.order.len() != data.len() {
+            self.order = (0..data.len()).collect();
+        }
+        self.order.shuffle(rng);
+        let mut accumulated = self.report.clone();
+        reset_accumulator(&mut accumulated);
+        let batches = data.len() / batch;
+        let mut batch_x = std::mem::take(&mut self.batch_x);
+        let mut batch_y = std::mem::take(&mut self.batch_y);
+        let mut outcome = Ok(());
+        for b in 0..batches {
+            data.gather(&self.order[b * batch..(b + 1) * batch], &mut batch_x, &mut batch_y);
+            match self.train_step(&batch_x, &batch_y, optimizer) {
+                Ok(report) => accumulate(&mut accumulated, report),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
+        self.batch_x = batch_x;
+        self.batch_y = batch_y;
+        outcome?;
+        finish_average(&mut accumulated, batches);
+        Ok(EpochSummary {
+            mean_loss: accumulated.loss,
+            batches,
+            report: accumulated,
+        })
+    }
+
+    /// The mean loss over a whole dataset, in batches of `batch_size`, without gradients.
+    ///
+    /// # Errors
+    /// As [`Network::train_epoch`].
+    pub fn evaluate(&mut self, data: &Dataset<T>, batch_size: usize) -> Result<f64> {
+        if batch_size == 0 {
+            return Err(Error::InvalidArgument {
+                name: "batch_size",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let mut total = 0.0;
+        let mut start = 0;
+        while start < data.len() {
+            let end = (start + batch_size).min(data.len());
+            let x = data.inputs().rows(start, end - start).clone_owned();
+            let y = data.targets().rows(start, end - start).clone_owned();
+            let loss: f64 = nalgebra::try_convert(self.loss_on(&x, &y)?).unwrap_or(f64::NAN);
+            total += loss * (end - start) as f64;
+            start = end;
+        }
+        Ok(total / data.len() as f64)
+    }
+}
+
+fn reset_accumulator(report: &mut GradientReport) {
+    report.loss = 0.0;
+    for l in &mut report.layers {
+        l.weight_grad_l2 = 0.0;
+        l.weight_grad_rms = 0.0;
+        l.weight_grad_max_abs = 0.0;
+        l.bias_grad_l2 = 0.0;
+        l.weight_l2 = 0.0;
+        l.mean_derivative_ratio = 0.0;
+        l.saturated_share = 0.0;
+        l.dead_share = 0.0;
+        l.update_ratio = Some(0.0);
+    }
+}
+
+fn accumulate(sum: &mut GradientReport, report: &GradientReport) {
+    sum.loss += report.loss;
+    sum.batch_size = report.batch_size;
+    for (s, l) in sum.layers.iter_mut().zip(&report.layers) {
+        s.weight_grad_l2 += l.weight_grad_l2;
+        s.weight_grad_rms += l.weight_grad_rms;
+        if !(l.weight_grad_max_abs <= s.weight_grad_max_abs) {
+            s.weight_grad_max_abs = l.weight_grad_max_abs;
+        }
+        s.bias_grad_l2 += l.bias_grad_l2;
+        s.weight_l2 += l.weight_l2;
+        s.mean_derivative_ratio += l.mean_derivative_ratio;
+        s.saturated_share += l.saturated_share;
+        s.dead_share += l.dead_share;
+        s.update_ratio = match (s.update_ratio, l.update_ratio) {
+            (Some(a), Some(b)) => Some(a + b),
+            _ => None,
+        };
+    }
+}
+
+fn finish_average(sum: &mut GradientReport, batches: usize) {
+    let n = batches.max(1) as f64;
+    sum.loss /= n;
+    for s in &mut sum.layers {
+        s.weight_grad_l2 /= n;
+        s.weight_grad_rms /= n;
+        s.bias_grad_l2 /= n;
+        s.weight_l2 /= n;
+        s.mean_derivative_ratio /= n;
+        s.saturated_share /= n;
+        s.dead_share /= n;
+        s.update_ratio = s.update_ratio.map(|u| u / n);
+    }
+}
