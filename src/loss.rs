@@ -22,8 +22,8 @@ pub trait Loss<T: RealField + Copy>: Debug + Send + Sync {
     /// The loss of `output` against `target`.
     ///
     /// # Errors
-    /// [`Error::ShapeMismatch`](crate::Error::ShapeMismatch) when the shapes differ,
-    /// [`Error::EmptyBatch`](crate::Error::EmptyBatch) for zero rows.
+    /// [`Error::ShapeMismatch`] when the shapes differ,
+    /// [`Error::EmptyBatch`] for zero rows.
     fn loss(&self, output: &DMatrix<T>, target: &DMatrix<T>) -> Result<T>;
 
     /// The loss, and `dL/d output` written into `gradient` (resized to the output's shape if
