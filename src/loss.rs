@@ -6,6 +6,30 @@
 //! matrices for every loss: real values for MSE, 0/1 (or probabilities) for binary
 //! cross-entropy, one-hot rows (or probability rows) for softmax cross-entropy; [`one_hot`]
 //! builds them from class labels.
+//!
+//! Every loss is a mean (over all elements, or over the batch for softmax cross-entropy), so
+//! its value does not grow with the batch size. The cross-entropies take logits, never
+//! probabilities, and are computed in forms that stay exact for logits of `+-1000`.
+//! [`Loss::loss_and_gradient`] allocates nothing when the gradient buffer already has the
+//! output's shape. Non-finite outputs (NaN, infinity) are not rejected: they give a non-finite
+//! loss, which is what a diagnosis of an exploding run needs to see.
+//!
+//! ```
+//! use nalgebra::DMatrix;
+//! use vanishing_gradient::loss::{one_hot, Loss, SoftmaxCrossEntropy};
+//!
+//! // Three samples, two classes; the logits favour the right class in rows 0 and 2.
+//! let logits = DMatrix::from_row_slice(3, 2, &[2.0_f64, -1.0, 0.5, 0.5, -3.0, 4.0]);
+//! let target = one_hot(&[0, 1, 1], 2)?;
+//! let mut gradient = DMatrix::zeros(3, 2);
+//! let loss = SoftmaxCrossEntropy.loss_and_gradient(&logits, &target, &mut gradient)?;
+//! assert!(loss > 0.0 && loss < 2.0_f64.ln());
+//! // Each gradient row sums to zero for one-hot targets.
+//! for row in gradient.row_iter() {
+//!     assert!(row.sum().abs() < 1e-12);
+//! }
+//! # Ok::<(), vanishing_gradient::Error>(())
+//! ```
 
 use std::fmt::Debug;
 
@@ -23,7 +47,7 @@ pub trait Loss<T: RealField + Copy>: Debug + Send + Sync {
     ///
     /// # Errors
     /// [`Error::ShapeMismatch`] when the shapes differ,
-    /// [`Error::EmptyBatch`] for zero rows.
+    /// [`Error::EmptyBatch`] for zero rows, [`Error::ZeroWidth`] for zero columns.
     fn loss(&self, output: &DMatrix<T>, target: &DMatrix<T>) -> Result<T>;
 
     /// The loss, and `dL/d output` written into `gradient` (resized to the output's shape if

@@ -27,7 +27,11 @@
 //! A slot's state is sized to `value.len()` on first use; if a later call brings a different
 //! length, that slot's state is reset to zeros at the new length (one allocation), as if the
 //! parameter were new. Slots are meant to be small consecutive numbers (`0..n`): the state
-//! table grows to `slot + 1` entries.
+//! table grows to `slot + 1` entries. A slot number so large that this table cannot be
+//! allocated leaves the parameter unchanged and returns zero rather than aborting.
+//!
+//! The stateful optimizers ([`Momentum`], [`RmsProp`], [`Adam`]) are generic over the scalar
+//! type of their state; [`Sgd`] keeps no state and serves any scalar type.
 //!
 //! # Example
 //!
