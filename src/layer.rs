@@ -16,7 +16,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::{cast, Activation};
 use crate::error::{Error, Result};
 use crate::init::Init;
-use crate::matmul::{multiply_into, plain, transposed};
+use crate::matmul::multiply_into;
 
 /// Share of the activation's maximum derivative under which a unit counts as saturated.
 pub const SATURATION_THRESHOLD: f64 = 0.01;
@@ -266,7 +266,7 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             self.pre_activation = DMatrix::zeros(batch, units);
             self.output = DMatrix::zeros(batch, units);
         }
-        multiply_into(&mut self.pre_activation, &plain(input), &plain(&self.weights));
+        multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
         for (mut column, &b) in self.pre_activation.column_iter_mut().zip(self.bias.iter()) {
             column.add_scalar_mut(b);
         }
@@ -336,9 +336,9 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         }
 
         // dL/dW = x^T dL/dz ; dL/dx = dL/dz W^T.
-        multiply_into(&mut self.weight_grad, &transposed(input), &plain(output_grad));
+        multiply_into(&mut self.weight_grad, input, true, output_grad, false);
         if let Some(input_grad) = input_grad {
-            multiply_into(input_grad, &plain(output_grad), &transposed(&self.weights));
+            multiply_into(input_grad, output_grad, false, &self.weights, true);
         }
 
         let mut weight_grad_sq = T::zero();

@@ -1,47 +1,91 @@
-//! Matrix products for the layers: nalgebra's `gemm` (which hands dynamic matrices to the
-//! `matrixmultiply` kernels) with transposed operands as zero-copy strided views.
+//! Matrix products for the layers.
 //!
-//! nalgebra 0.35 takes the `matrixmultiply` path only when every dimension exceeds 5; below
-//! that it falls back to a `gemv` loop that reads a strided (transposed) view past its column
-//! (it iterates over the length of the column's underlying slice, not its row count). So for
-//! small dimensions this module multiplies with a plain, bounds-checked loop instead: those
-//! products are tiny.
+//! For `f32` and `f64` the products go to faer's GEMM (sequential): it reuses thread-local
+//! packing memory, so a steady-state step allocates nothing, and it reads transposed operands
+//! in place (a transposed view is a stride swap, never a copy). nalgebra's own `gemm` hands
+//! dynamic matrices to `matrixmultiply`, which allocates a packing buffer on every call, and
+//! for dimensions up to 5 it falls back to a loop that reads a strided (transposed) view past
+//! its end; it is used here only for scalar types other than `f32` and `f64`, with plain
+//! bounds-checked loops for small or transposed operands.
 
-use nalgebra::{DMatrix, Dyn, MatrixView, RealField};
+use std::any::Any;
 
-/// nalgebra's threshold: `matrixmultiply` is used when every dimension is larger.
-const NALGEBRA_SMALL_DIM: usize = 5;
+use nalgebra::{DMatrix, RealField};
 
-/// A matrix view with run-time strides: a plain matrix or a transposed one.
-pub(crate) type StridedView<'a, T> = MatrixView<'a, T, Dyn, Dyn, Dyn, Dyn>;
-
-/// A view of a column-major matrix as it is.
-pub(crate) fn plain<T: RealField + Copy>(m: &DMatrix<T>) -> StridedView<'_, T> {
-    let (rows, cols) = m.shape();
-    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(rows), Dyn(cols), Dyn(1), Dyn(rows))
-}
-
-/// A zero-copy transposed view of a column-major matrix.
-pub(crate) fn transposed<T: RealField + Copy>(m: &DMatrix<T>) -> StridedView<'_, T> {
-    let (rows, cols) = m.shape();
-    // Element (i, j) of the transpose is element (j, i) of `m`, at j + i * rows.
-    MatrixView::from_slice_with_strides_generic(m.as_slice(), Dyn(cols), Dyn(rows), Dyn(rows), Dyn(1))
-}
-
-/// `out = a * b`. The caller guarantees `out` is `a.nrows() x b.ncols()` and
-/// `a.ncols() == b.nrows()`.
-pub(crate) fn multiply_into<T: RealField + Copy>(out: &mut DMatrix<T>, a: &StridedView<'_, T>, b: &StridedView<'_, T>) {
-    let (m, k) = a.shape();
-    let n = b.ncols();
-    if m > NALGEBRA_SMALL_DIM && k > NALGEBRA_SMALL_DIM && n > NALGEBRA_SMALL_DIM {
-        out.gemm(T::one(), a, b, T::zero());
+/// `out = op(a) * op(b)`, where `op` transposes when the flag says so.
+///
+/// The caller guarantees the shapes agree: `out` is `rows(op(a)) x cols(op(b))` and
+/// `cols(op(a)) == rows(op(b))`.
+pub(crate) fn multiply_into<T: RealField + Copy>(
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_transposed: bool,
+    b: &DMatrix<T>,
+    b_transposed: bool,
+) {
+    if faer_multiply::<f64, T>(out, a, a_transposed, b, b_transposed)
+        || faer_multiply::<f32, T>(out, a, a_transposed, b, b_transposed)
+    {
         return;
     }
-    for j in 0..n {
-        for i in 0..m {
+    generic_multiply(out, a, a_transposed, b, b_transposed);
+}
+
+/// Runs the product in faer when `T` is `F`; returns whether it did.
+fn faer_multiply<F, T>(
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_transposed: bool,
+    b: &DMatrix<T>,
+    b_transposed: bool,
+) -> bool
+where
+    F: faer::traits::RealField + Copy + 'static,
+    T: RealField + Copy,
+{
+    let out_any: &mut dyn Any = out;
+    let (Some(out), Some(a), Some(b)) = (
+        out_any.downcast_mut::<DMatrix<F>>(),
+        (a as &dyn Any).downcast_ref::<DMatrix<F>>(),
+        (b as &dyn Any).downcast_ref::<DMatrix<F>>(),
+    ) else {
+        return false;
+    };
+    let (rows, cols) = out.shape();
+    let lhs = faer_view(a, a_transposed);
+    let rhs = faer_view(b, b_transposed);
+    let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
+    faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, F::one_impl(), faer::Par::Seq);
+    true
+}
+
+/// A faer view of a column-major matrix, transposed (a stride swap) when asked.
+fn faer_view<F: faer::traits::RealField>(m: &DMatrix<F>, transposed: bool) -> faer::MatRef<'_, F> {
+    let view = faer::MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols());
+    if transposed {
+        view.transpose()
+    } else {
+        view
+    }
+}
+
+/// Any other real scalar: a plain loop (these types have no fast kernel anyway).
+fn generic_multiply<T: RealField + Copy>(
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_transposed: bool,
+    b: &DMatrix<T>,
+    b_transposed: bool,
+) {
+    let at = |i: usize, p: usize| if a_transposed { a[(p, i)] } else { a[(i, p)] };
+    let bt = |p: usize, j: usize| if b_transposed { b[(j, p)] } else { b[(p, j)] };
+    let inner = if a_transposed { a.nrows() } else { a.ncols() };
+    let (rows, cols) = out.shape();
+    for j in 0..cols {
+        for i in 0..rows {
             let mut sum = T::zero();
-            for p in 0..k {
-                sum += a[(i, p)] * b[(p, j)];
+            for p in 0..inner {
+                sum += at(i, p) * bt(p, j);
             }
             out[(i, j)] = sum;
         }
