@@ -16,5 +16,8 @@ pub mod history;
 pub mod init;
 pub mod loss;
 pub mod optim;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use error::{Error, Result};
