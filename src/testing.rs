@@ -367,10 +367,18 @@ pub struct BoundsViolation<T> {
 
 impl<T: RealField + Copy> fmt::Display for BoundsViolation<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (activation, x, d, max) = (self.activation, self.x, self.derivative, self.derivative_max);
+        let (activation, x, d, max) = (
+            self.activation,
+            self.x,
+            self.derivative,
+            self.derivative_max,
+        );
         match self.kind {
             BoundsViolationKind::InvalidDerivativeMax => {
-                write!(f, "{activation}: derivative_max() = {max} is negative or not finite")
+                write!(
+                    f,
+                    "{activation}: derivative_max() = {max} is negative or not finite"
+                )
             }
             BoundsViolationKind::NonFiniteValue => {
                 write!(f, "{activation}: value({x}) = {} is not finite", self.value)
@@ -444,7 +452,10 @@ where
         kind,
     };
     if !(max.is_finite() && max >= T::zero()) {
-        return Err(violation(derivative, BoundsViolationKind::InvalidDerivativeMax));
+        return Err(violation(
+            derivative,
+            BoundsViolationKind::InvalidDerivativeMax,
+        ));
     }
     let lipschitz_bound = act.value(T::zero()).abs() + max * x.abs();
     let may_overflow = !lipschitz_bound.is_finite();
@@ -465,13 +476,22 @@ where
     ];
     for (method, d) in candidates {
         if !d.is_finite() {
-            return Err(violation(d, BoundsViolationKind::NonFiniteDerivative(method)));
+            return Err(violation(
+                d,
+                BoundsViolationKind::NonFiniteDerivative(method),
+            ));
         }
         if act.derivative_is_nonnegative() && d < T::zero() {
-            return Err(violation(d, BoundsViolationKind::NegativeDerivative(method)));
+            return Err(violation(
+                d,
+                BoundsViolationKind::NegativeDerivative(method),
+            ));
         }
         if d.abs() > limit {
-            return Err(violation(d, BoundsViolationKind::DerivativeAboveMax(method)));
+            return Err(violation(
+                d,
+                BoundsViolationKind::DerivativeAboveMax(method),
+            ));
         }
     }
     Ok(())
