@@ -1,5 +1,5 @@
 //! Tools to property-test your own [`Activation`]: finite-difference checks of the derivative,
-//! bound checks, and [`proptest`] strategies for inputs and batches.
+//! bound checks, and [`proptest`](mod@proptest) strategies for inputs and batches.
 //!
 //! Enabled by the cargo feature `testing` (which pulls in `proptest` as a normal dependency):
 //!
