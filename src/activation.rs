@@ -476,9 +476,12 @@ impl<T: RealField + Copy> Activation<T> for Identity {
         let n = input.len().min(output.len());
         output[..n].copy_from_slice(&input[..n]);
     }
-    fn scale_by_derivative(&self, pre: &[T], _post: &[T], _grad: &mut [T]) -> DerivativeSum<T> {
+    fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
+        // The gradient is unchanged; count the elements the default would visit (the common
+        // length of the three slices), not just `pre`.
+        let visited = pre.len().min(post.len()).min(grad.len());
         DerivativeSum {
-            sum: cast::<T>(pre.len() as f64),
+            sum: cast::<T>(visited as f64),
             zeros: 0,
         }
     }

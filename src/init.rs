@@ -18,7 +18,7 @@
 //! PyTorch's `calculate_gain` for each built-in activation. Normal draws are not truncated (as in
 //! PyTorch; Keras truncates at two standard deviations).
 //!
-//! Draws come from a [`ChaCha8Rng`](rand_chacha::ChaCha8Rng): the same seed gives the same
+//! Draws come from a [`ChaCha8Rng`]: the same seed gives the same
 //! weights on every platform.
 //!
 //! ```
@@ -140,8 +140,10 @@ impl Init {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a non-finite or negative gain or standard deviation, an
-    /// empty or reversed uniform range, a zero fan where the formula divides by it, or a custom
-    /// closure that returns a non-finite value.
+    /// empty or reversed uniform range, a zero fan where the formula divides by it, a custom
+    /// closure that returns a non-finite value, or a value that is finite as an `f64` but not as
+    /// a `T` (such as `Constant(1e300)` or `Normal { std: 1e300 }` for `f32` weights). After an
+    /// error, `values` may be partly overwritten.
     pub fn fill<T: RealField + Copy>(
         &self,
         values: &mut [T],
@@ -150,7 +152,8 @@ impl Init {
         rng: &mut ChaCha8Rng,
     ) -> Result<()> {
         let fan_in_f = fan_in as f64;
-        let fan_sum = (fan_in + fan_out) as f64;
+        // Summed in f64: `fan_in + fan_out` may overflow a usize.
+        let fan_sum = fan_in as f64 + fan_out as f64;
         match self {
             Init::GlorotUniform { gain } => {
                 let gain = check_scale("gain", *gain)?;
@@ -188,7 +191,7 @@ impl Init {
                         reason: format!("must be finite, got {v}"),
                     });
                 }
-                values.fill(cast(*v));
+                values.fill(to_scalar("constant", *v)?);
                 Ok(())
             }
             Init::Zeros => {
@@ -204,7 +207,7 @@ impl Init {
                             reason: format!("returned a non-finite value {x}"),
                         });
                     }
-                    *v = cast(x);
+                    *v = to_scalar("custom initialiser", x)?;
                 }
                 Ok(())
             }
@@ -254,7 +257,7 @@ fn fill_uniform<T: RealField + Copy>(
     rng: &mut ChaCha8Rng,
 ) -> Result<()> {
     if low == high {
-        values.fill(cast(low));
+        values.fill(to_scalar("uniform range", low)?);
         return Ok(());
     }
     let dist = Uniform::new(low, high).map_err(|e| Error::InvalidArgument {
@@ -262,7 +265,7 @@ fn fill_uniform<T: RealField + Copy>(
         reason: e.to_string(),
     })?;
     for v in values.iter_mut() {
-        *v = cast(dist.sample(rng));
+        *v = to_scalar("uniform range", dist.sample(rng))?;
     }
     Ok(())
 }
@@ -277,9 +280,23 @@ fn fill_normal<T: RealField + Copy>(
         reason: e.to_string(),
     })?;
     for v in values.iter_mut() {
-        *v = cast(dist.sample(rng));
+        *v = to_scalar("std", dist.sample(rng))?;
     }
     Ok(())
+}
+
+/// Converts a draw to the scalar type, refusing one that is not finite there (an `f64` draw of
+/// `1e300` is infinite as an `f32`).
+fn to_scalar<T: RealField + Copy>(name: &'static str, x: f64) -> Result<T> {
+    let value: T = cast(x);
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(Error::InvalidArgument {
+            name,
+            reason: format!("the value {x} is not finite in the weights' scalar type"),
+        })
+    }
 }
 
 /// A seeded generator: the crate's one source of randomness.

@@ -21,6 +21,9 @@ mod matmul;
 pub mod network;
 pub mod optim;
 pub mod report;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use error::{Error, Result};
 
