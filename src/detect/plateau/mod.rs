@@ -20,11 +20,11 @@
 //! ```
 //! use vanishing_gradient::detect::plateau::{detect_plateaus, PlateauConfig, PlateauKind};
 //!
-//! // Falls for 30 epochs, then sits near 2.0 (close to its start of 2.3) for 40 epochs.
+//! // Falls for 30 epochs, then sits near 2.15 (close to its start of 2.3) for 40 epochs.
 //! let losses: Vec<f64> = (0..70)
 //!     .map(|epoch| {
 //!         let wiggle = 0.001 * ((epoch * 7 % 5) as f64 - 2.0);
-//!         if epoch < 30 { 2.3 - 0.01 * epoch as f64 + wiggle } else { 2.0 + wiggle }
+//!         if epoch < 30 { 2.3 - 0.005 * epoch as f64 + wiggle } else { 2.15 + wiggle }
 //!     })
 //!     .collect();
 //! let analysis = detect_plateaus(&losses, &PlateauConfig::default())?;
