@@ -40,15 +40,30 @@ fn erfc_matches_reference_values() {
     ];
     for (x, expected) in cases {
         let actual = complementary_error_function(x);
-        assert!(close(actual, expected, 1e-12), "erfc({x}) = {actual}, expected {expected}");
+        assert!(
+            close(actual, expected, 1e-12),
+            "erfc({x}) = {actual}, expected {expected}"
+        );
     }
 }
 
 #[test]
 fn normal_cdf_matches_known_quantiles() {
-    assert!(close(standard_normal_cdf(1.0), 0.841_344_746_068_542_9, 1e-13));
-    assert!(close(standard_normal_cdf(-1.644_853_626_951_472_2), 0.05, 1e-12));
-    assert!(close(standard_normal_cdf(-1.959_963_984_540_054), 0.025, 1e-12));
+    assert!(close(
+        standard_normal_cdf(1.0),
+        0.841_344_746_068_542_9,
+        1e-13
+    ));
+    assert!(close(
+        standard_normal_cdf(-1.644_853_626_951_472_2),
+        0.05,
+        1e-12
+    ));
+    assert!(close(
+        standard_normal_cdf(-1.959_963_984_540_054),
+        0.025,
+        1e-12
+    ));
     assert_eq!(standard_normal_cdf(0.0), 0.5);
     assert_eq!(standard_normal_cdf(-40.0), 0.0);
     assert_eq!(standard_normal_cdf(40.0), 1.0);
@@ -84,7 +99,11 @@ fn mann_kendall_of_an_increasing_run() {
     assert!(close(test.z, 9.0 / (50.0f64 / 3.0).sqrt(), 1e-14));
     assert!(close(test.p_increasing, 0.013_743_168_055_755_177, 1e-11));
     assert!(close(test.p_decreasing, 0.986_256_831_944_244_8, 1e-12));
-    assert!(close(test.p_two_sided, 2.0 * 0.013_743_168_055_755_177, 1e-11));
+    assert!(close(
+        test.p_two_sided,
+        2.0 * 0.013_743_168_055_755_177,
+        1e-11
+    ));
 }
 
 #[test]
@@ -118,8 +137,14 @@ fn mann_kendall_of_a_constant_series_has_no_evidence() {
 #[test]
 fn trend_statistics_reject_bad_input() {
     assert!(matches!(median(&[]), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(theil_sen_slope(&[1.0]), Err(Error::InvalidArgument { .. })));
-    assert!(matches!(mann_kendall(&[1.0]), Err(Error::InvalidArgument { .. })));
+    assert!(matches!(
+        theil_sen_slope(&[1.0]),
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(matches!(
+        mann_kendall(&[1.0]),
+        Err(Error::InvalidArgument { .. })
+    ));
     assert!(matches!(
         mann_kendall(&[1.0, f64::NAN, 2.0]),
         Err(Error::NonFinite { index: 1, .. })
@@ -158,7 +183,9 @@ fn naive_mann_kendall(values: &[f64]) -> (i64, f64) {
     let mut s = 0i64;
     for i in 0..n {
         for j in i + 1..n {
-            s += (values[j] - values[i]).partial_cmp(&0.0).map_or(0, |o| o as i64);
+            s += (values[j] - values[i])
+                .partial_cmp(&0.0)
+                .map_or(0, |o| o as i64);
         }
     }
     let mut tie_term = 0.0;
@@ -361,7 +388,9 @@ fn keras_replays_non_finite_losses_and_lists_them() {
         ..keras(0)
     };
     assert_eq!(
-        keras_early_stopping(&first_nan, &keras2).unwrap().stopped_epoch,
+        keras_early_stopping(&first_nan, &keras2)
+            .unwrap()
+            .stopped_epoch,
         Some(0)
     );
 }
@@ -378,7 +407,10 @@ fn keras_edge_cases() {
     };
     assert!(matches!(
         keras_early_stopping(&[1.0], &bad),
-        Err(Error::InvalidArgument { name: "min_delta", .. })
+        Err(Error::InvalidArgument {
+            name: "min_delta",
+            ..
+        })
     ));
     let bad = KerasEarlyStopping {
         baseline: Some(f64::INFINITY),
@@ -386,7 +418,10 @@ fn keras_edge_cases() {
     };
     assert!(matches!(
         bad.validate(),
-        Err(Error::InvalidArgument { name: "baseline", .. })
+        Err(Error::InvalidArgument {
+            name: "baseline",
+            ..
+        })
     ));
 }
 
@@ -497,7 +532,10 @@ fn torch_rejects_nonsense_thresholds() {
         assert!(
             matches!(
                 torch_reduce_lr_on_plateau(&[1.0], &config),
-                Err(Error::InvalidArgument { name: "threshold", .. })
+                Err(Error::InvalidArgument {
+                    name: "threshold",
+                    ..
+                })
             ),
             "threshold {threshold} accepted"
         );
@@ -512,8 +550,7 @@ fn torch_rejects_nonsense_thresholds() {
 
 #[test]
 fn torch_lists_non_finite_epochs_and_never_adopts_nan() {
-    let outcome =
-        torch_reduce_lr_on_plateau(&[1.0, f64::NAN, f64::NAN, 0.5], &torch(0)).unwrap();
+    let outcome = torch_reduce_lr_on_plateau(&[1.0, f64::NAN, f64::NAN, 0.5], &torch(0)).unwrap();
     assert_eq!(outcome.non_finite_epochs, vec![1, 2]);
     assert_eq!(outcome.reductions, vec![1, 2]);
     assert_eq!(outcome.best, 0.5);
@@ -598,21 +635,112 @@ fn uniform_noise(seed: u64, n: usize, amplitude: f64) -> Vec<f64> {
 fn config_validation_names_the_bad_field() {
     let base = PlateauConfig::default();
     let cases: Vec<(PlateauConfig, &str)> = vec![
-        (PlateauConfig { window: 2, ..base.clone() }, "window"),
-        (PlateauConfig { window: 3, ..base.clone() }, "window"), // never significant at 0.05
-        (PlateauConfig { alpha: 0.0, ..base.clone() }, "alpha"),
-        (PlateauConfig { alpha: 1.0, ..base.clone() }, "alpha"),
-        (PlateauConfig { alpha: f64::NAN, ..base.clone() }, "alpha"),
-        (PlateauConfig { stride: 0, ..base.clone() }, "stride"),
-        (PlateauConfig { stride: 11, ..base.clone() }, "stride"),
-        (PlateauConfig { min_relative_change: f64::NAN, ..base.clone() }, "min_relative_change"),
-        (PlateauConfig { min_relative_change: -0.1, ..base.clone() }, "min_relative_change"),
-        (PlateauConfig { scale_floor_fraction: f64::INFINITY, ..base.clone() }, "scale_floor_fraction"),
-        (PlateauConfig { stuck_fraction: f64::NAN, ..base.clone() }, "stuck_fraction"),
-        (PlateauConfig { converged_fraction: 1.0, ..base.clone() }, "converged_fraction"),
-        (PlateauConfig { initial_epochs: 0, ..base.clone() }, "initial_epochs"),
-        (PlateauConfig { baseline: Some(f64::NAN), ..base.clone() }, "baseline"),
-        (PlateauConfig { target: Some(3.0), baseline: Some(2.0), ..base.clone() }, "target"),
+        (
+            PlateauConfig {
+                window: 2,
+                ..base.clone()
+            },
+            "window",
+        ),
+        (
+            PlateauConfig {
+                window: 3,
+                ..base.clone()
+            },
+            "window",
+        ), // never significant at 0.05
+        (
+            PlateauConfig {
+                alpha: 0.0,
+                ..base.clone()
+            },
+            "alpha",
+        ),
+        (
+            PlateauConfig {
+                alpha: 1.0,
+                ..base.clone()
+            },
+            "alpha",
+        ),
+        (
+            PlateauConfig {
+                alpha: f64::NAN,
+                ..base.clone()
+            },
+            "alpha",
+        ),
+        (
+            PlateauConfig {
+                stride: 0,
+                ..base.clone()
+            },
+            "stride",
+        ),
+        (
+            PlateauConfig {
+                stride: 11,
+                ..base.clone()
+            },
+            "stride",
+        ),
+        (
+            PlateauConfig {
+                min_relative_change: f64::NAN,
+                ..base.clone()
+            },
+            "min_relative_change",
+        ),
+        (
+            PlateauConfig {
+                min_relative_change: -0.1,
+                ..base.clone()
+            },
+            "min_relative_change",
+        ),
+        (
+            PlateauConfig {
+                scale_floor_fraction: f64::INFINITY,
+                ..base.clone()
+            },
+            "scale_floor_fraction",
+        ),
+        (
+            PlateauConfig {
+                stuck_fraction: f64::NAN,
+                ..base.clone()
+            },
+            "stuck_fraction",
+        ),
+        (
+            PlateauConfig {
+                converged_fraction: 1.0,
+                ..base.clone()
+            },
+            "converged_fraction",
+        ),
+        (
+            PlateauConfig {
+                initial_epochs: 0,
+                ..base.clone()
+            },
+            "initial_epochs",
+        ),
+        (
+            PlateauConfig {
+                baseline: Some(f64::NAN),
+                ..base.clone()
+            },
+            "baseline",
+        ),
+        (
+            PlateauConfig {
+                target: Some(3.0),
+                baseline: Some(2.0),
+                ..base.clone()
+            },
+            "target",
+        ),
     ];
     for (config, field) in cases {
         match detect_plateaus(&[1.0; 20], &config) {
@@ -620,7 +748,13 @@ fn config_validation_names_the_bad_field() {
             other => panic!("{field}: expected InvalidArgument, got {other:?}"),
         }
     }
-    assert!(PlateauConfig { window: 3, alpha: 0.2, ..base.clone() }.validate().is_ok());
+    assert!(PlateauConfig {
+        window: 3,
+        alpha: 0.2,
+        ..base.clone()
+    }
+    .validate()
+    .is_ok());
     assert!(PlateauConfig { window: 4, ..base }.validate().is_ok());
 }
 
@@ -628,7 +762,10 @@ fn config_validation_names_the_bad_field() {
 fn short_and_empty_histories_are_insufficient_not_errors() {
     let empty = default_analysis(&[]);
     let missing = empty.insufficient_data.unwrap();
-    assert_eq!((missing.epochs, missing.longest_finite_run, missing.window), (0, 0, 10));
+    assert_eq!(
+        (missing.epochs, missing.longest_finite_run, missing.window),
+        (0, 0, 10)
+    );
     assert!(empty.plateaus.is_empty() && empty.trailing.is_none());
     assert_eq!(empty.initial_level, None);
     assert!(!empty.on_plateau_at_end());
@@ -689,16 +826,25 @@ fn classification_stuck_slowed_converged() {
     let solved = decay_then_flat(2.0, 0.8, 60, 0.004);
     assert_eq!(kind(&solved, &default), PlateauKind::Converged);
     // A target moves the line: 1.0 is good enough here.
-    let with_target = PlateauConfig { target: Some(1.1), ..default.clone() };
+    let with_target = PlateauConfig {
+        target: Some(1.1),
+        ..default.clone()
+    };
     assert_eq!(kind(&halfway, &with_target), PlateauKind::Converged);
 
     // A chance-level baseline: from 5 to 2.5 is half the loss, but 2.5 >= ln(10) is not
     // better than guessing among 10 classes.
     let guessing = decay_then_flat(5.0, 0.8, 40, 2.5);
     assert_eq!(kind(&guessing, &default), PlateauKind::Slowed);
-    let ten_classes = PlateauConfig { baseline: Some(10f64.ln()), ..default.clone() };
+    let ten_classes = PlateauConfig {
+        baseline: Some(10f64.ln()),
+        ..default.clone()
+    };
     assert_eq!(kind(&guessing, &ten_classes), PlateauKind::Stuck);
-    let twenty_classes = PlateauConfig { baseline: Some(20f64.ln()), ..default.clone() };
+    let twenty_classes = PlateauConfig {
+        baseline: Some(20f64.ln()),
+        ..default.clone()
+    };
     assert_eq!(kind(&guessing, &twenty_classes), PlateauKind::Slowed);
 
     // Negative losses: the level relative to zero says nothing, a target does.
@@ -707,8 +853,15 @@ fn classification_stuck_slowed_converged() {
     assert_eq!(analysis.plateaus[0].kind, PlateauKind::Slowed);
     // Initial level: median of the first three epochs -1, -1.4, -1.72 = -1.4; floor 3e-6.
     let expected = (-1.4 - -3.0) / (1.4 + 3e-6);
-    assert!(close(analysis.plateaus[0].improvement_since_start, expected, 1e-9));
-    let negative_target = PlateauConfig { target: Some(-2.5), ..default };
+    assert!(close(
+        analysis.plateaus[0].improvement_since_start,
+        expected,
+        1e-9
+    ));
+    let negative_target = PlateauConfig {
+        target: Some(-2.5),
+        ..default
+    };
     assert_eq!(kind(&negative, &negative_target), PlateauKind::Converged);
 }
 
@@ -756,13 +909,22 @@ fn a_rising_loss_is_reported_as_rising_not_as_a_plateau() {
     let analysis = default_analysis(&losses);
     assert!(analysis.plateaus.is_empty());
     assert_eq!(analysis.rising.len(), 1);
-    assert_eq!((analysis.rising[0].first_epoch, analysis.rising[0].last_epoch), (0, 39));
+    assert_eq!(
+        (
+            analysis.rising[0].first_epoch,
+            analysis.rising[0].last_epoch
+        ),
+        (0, 39)
+    );
     assert_eq!(analysis.trailing.unwrap().trend, WindowTrend::Increasing);
 }
 
 #[test]
 fn stride_still_covers_every_epoch() {
-    let config = PlateauConfig { stride: 3, ..PlateauConfig::default() };
+    let config = PlateauConfig {
+        stride: 3,
+        ..PlateauConfig::default()
+    };
     let analysis = detect_plateaus(&[0.7; 31], &config).unwrap();
     assert_eq!(spans(&analysis), vec![(0, 30)]);
     // Windows start at 0, 3, ..., 21 plus the last one at 21: 8 windows.
