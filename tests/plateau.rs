@@ -1001,13 +1001,15 @@ proptest! {
 
     #[test]
     fn decreasing_line_with_small_noise_is_not_a_plateau(
-        start in -50.0f64..50.0,
+        start in -10.0f64..10.0,
         decrease in 0.05f64..1.0,
         n in 10usize..200,
         seed in any::<u64>(),
         noise_share in 0.0f64..0.45,
     ) {
-        // Noise below half the per-epoch decrease keeps every pair in order.
+        // Noise below half the per-epoch decrease keeps every pair in order. With |start| <= 10
+        // the fall per window, 9 * decrease, is at least 2.2% of |level| <= 10 + 200 * decrease,
+        // clear of the 1% bar (a fall under it is a plateau by definition).
         let noise = uniform_noise(seed, n, noise_share * decrease);
         let losses: Vec<f64> = (0..n).map(|t| start - decrease * t as f64 + noise[t]).collect();
         let analysis = default_analysis(&losses);
@@ -1043,10 +1045,13 @@ proptest! {
         falling in 15usize..40,
         flat in 15usize..40,
         level in 1.0f64..5.0,
-        shift in 0.0f64..15.0,
+        shift_share in prop_oneof![0.0f64..0.5, 1.5f64..4.0],
         seed in any::<u64>(),
     ) {
-        // A clear fall then a flat stretch; shifted down by up to 15, most of it is negative.
+        // A clear fall then a flat stretch, shifted down so that the flat level moves to
+        // between -3 and 0.5 times itself: keeping at least half its size away from zero (see
+        // the next test for a level near zero).
+        let shift = shift_share * level;
         let noise = uniform_noise(seed, falling + flat, 1e-4);
         let losses: Vec<f64> = (0..falling + flat)
             .map(|t| level + decrease * falling.saturating_sub(t) as f64 + noise[t])
@@ -1059,6 +1064,27 @@ proptest! {
         let plateau = &positive.plateaus[0];
         prop_assert!(plateau.first_epoch + 10 >= falling && plateau.first_epoch <= falling);
         prop_assert_eq!(plateau.last_epoch, falling + flat - 1);
+    }
+
+    #[test]
+    fn a_plateau_near_zero_needs_a_larger_scale_floor(
+        seed in any::<u64>(),
+        offset in -0.002f64..0.002,
+    ) {
+        // Found by the test above: shifted to a level of about 0.001 with noise 1e-4, the
+        // noise is ~10% of |median|, so only Mann-Kendall guards the plateau. A scale floor of
+        // 10% of the largest loss restores the magnitude criterion.
+        let (falling, flat, decrease, level) = (29, 15, 0.2, 4.765942047324709);
+        let noise = uniform_noise(seed, falling + flat, 1e-4);
+        let losses: Vec<f64> = (0..falling + flat)
+            .map(|t| level + decrease * (falling - t.min(falling)) as f64 + noise[t])
+            .collect();
+        let near_zero: Vec<f64> = losses.iter().map(|loss| loss - level + offset).collect();
+        let config = PlateauConfig { scale_floor_fraction: 0.1, ..PlateauConfig::default() };
+        let positive = detect_plateaus(&losses, &config).unwrap();
+        let shifted = detect_plateaus(&near_zero, &config).unwrap();
+        prop_assert_eq!(spans(&positive), spans(&shifted));
+        prop_assert_eq!(spans(&shifted).last().map(|span| span.1), Some(falling + flat - 1));
     }
 
     #[test]

@@ -54,6 +54,9 @@ pub use compat::{
 use crate::detect::trend::{smallest_one_sided_p_value, TrendScratch};
 use crate::error::{Error, Result};
 
+/// The longest window [`PlateauConfig::validate`] accepts.
+pub const MAX_WINDOW: usize = 1000;
+
 /// Plateaus longer than this use this many evenly spaced epochs for their Theil-Sen slope.
 const MAX_SLOPE_POINTS: usize = 512;
 
@@ -65,7 +68,8 @@ pub struct PlateauConfig {
     /// Epochs per window. Default 10 (PyTorch's default patience): long enough for the
     /// Mann-Kendall test to have power, short enough to place plateaus within a few epochs.
     /// At least 3, and long enough that a perfectly monotone window reaches `p < alpha`
-    /// (5 for the default `alpha`).
+    /// (4 for the default `alpha`); at most [`MAX_WINDOW`] (a window's Theil-Sen slope holds
+    /// `window^2 / 2` pairwise slopes).
     pub window: usize,
     /// Distance between the starts of consecutive windows. Default 1 (every window). Larger
     /// strides divide the cost; at most `window`, so that no epoch is skipped.
@@ -80,6 +84,12 @@ pub struct PlateauConfig {
     /// The scale floor, as a fraction of the largest absolute finite loss of the run. Default
     /// 1e-6. It keeps the relative change finite when the loss level crosses zero, and makes a
     /// loss that is already a millionth of its largest value count as flat. Finite, `>= 0`.
+    ///
+    /// Limitation: where a plateau sits near a loss of zero far below the run's largest loss
+    /// (losses that can be negative), the relative size of a change loses its meaning, and
+    /// only the Mann-Kendall test separates flat from moving windows (wrong in about `alpha` of
+    /// the flat windows). For such losses raise this fraction (for example to 0.1) so that the
+    /// scale is set by the run's magnitude rather than by a level near zero.
     pub scale_floor_fraction: f64,
     /// Number of first finite epochs whose median is the initial loss level, the reference
     /// for [`PlateauKind`]. Default 3. At least 1.
@@ -154,6 +164,12 @@ impl PlateauConfig {
             return Err(invalid(
                 "window",
                 format!("must be at least 3 epochs, got {}", self.window),
+            ));
+        }
+        if self.window > MAX_WINDOW {
+            return Err(invalid(
+                "window",
+                format!("must be at most {MAX_WINDOW} epochs, got {}", self.window),
             ));
         }
         let best_p = smallest_one_sided_p_value(self.window);
@@ -290,7 +306,7 @@ pub struct Plateau {
 impl Plateau {
     /// Number of epochs in the plateau.
     pub fn epochs(&self) -> usize {
-        self.last_epoch - self.first_epoch + 1
+        self.last_epoch.saturating_sub(self.first_epoch) + 1
     }
 
     /// Whether `epoch` lies in the plateau.
