@@ -4,3 +4,4 @@ pub mod activity;
 pub mod constancy;
 pub mod gradients;
 pub mod plateau;
+pub mod trend;
