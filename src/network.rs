@@ -32,7 +32,7 @@ use crate::activation::Activation;
 use crate::data::Dataset;
 use crate::error::{check_finite, Error, Result};
 use crate::init::{recommended_gain, seeded_rng, Init};
-use crate::layer::{Dense, Layer};
+use crate::layer::{Dense, Layer, ParameterMut};
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::report::{GradientReport, LayerReport};
@@ -293,6 +293,15 @@ impl<T: RealField + Copy> Network<T> {
     /// The layers, the input side first.
     pub fn layers(&self) -> &[Box<dyn Layer<T>>] {
         &self.layers
+    }
+
+    /// Calls `visit` with each parameter of layer `layer` (0 is the input side), mutably: for
+    /// finite-difference checks, weight surgery or loading weights. Does nothing for an index
+    /// past the last layer.
+    pub fn visit_layer_parameters_mut(&mut self, layer: usize, visit: &mut dyn FnMut(ParameterMut<'_, T>)) {
+        if let Some(l) = self.layers.get_mut(layer) {
+            l.visit_parameters_mut(visit);
+        }
     }
 
     /// The loss.
