@@ -130,7 +130,9 @@ impl Init {
         }
     }
     /// A user closure `(fan_in, fan_out, rng) -> value`.
-    pub fn custom(f: impl Fn(usize, usize, &mut ChaCha8Rng) -> f64 + Send + Sync + 'static) -> Self {
+    pub fn custom(
+        f: impl Fn(usize, usize, &mut ChaCha8Rng) -> f64 + Send + Sync + 'static,
+    ) -> Self {
         Init::Custom(Arc::new(f))
     }
 
@@ -265,7 +267,11 @@ fn fill_uniform<T: RealField + Copy>(
     Ok(())
 }
 
-fn fill_normal<T: RealField + Copy>(values: &mut [T], std: f64, rng: &mut ChaCha8Rng) -> Result<()> {
+fn fill_normal<T: RealField + Copy>(
+    values: &mut [T],
+    std: f64,
+    rng: &mut ChaCha8Rng,
+) -> Result<()> {
     let dist = Normal::new(0.0, std).map_err(|e| Error::InvalidArgument {
         name: "std",
         reason: e.to_string(),

@@ -412,7 +412,12 @@ impl TrainingHistory {
                 check_non_negative(epoch, name, "gradient max abs", g.max_abs)?;
             }
             if let Some(a) = layer.activity {
-                check_share(epoch, name, "mean derivative ratio", a.mean_derivative_ratio)?;
+                check_share(
+                    epoch,
+                    name,
+                    "mean derivative ratio",
+                    a.mean_derivative_ratio,
+                )?;
                 check_share(epoch, name, "saturated share", a.saturated_share)?;
                 check_share(epoch, name, "dead share", a.dead_share)?;
             }

@@ -334,9 +334,7 @@ impl LayerBuilder<'_, '_> {
             stats.dead_share,
         ];
         if shares.iter().any(|&s| s < 0.0 || s > 1.0 + 1e-9) {
-            return Err(self.error(format!(
-                "activity statistics must lie in [0, 1]: {stats:?}"
-            )));
+            return Err(self.error(format!("activity statistics must lie in [0, 1]: {stats:?}")));
         }
         self.record().activity = Some(stats);
         Ok(self)

@@ -139,7 +139,10 @@ impl Baseline {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum BaselineMode {
     Exact,
-    Sampled { coordinates_per_layer: usize, seed: u64 },
+    Sampled {
+        coordinates_per_layer: usize,
+        seed: u64,
+    },
 }
 
 /// The weight norm and relative update derived from one observation of a layer's weights.
@@ -244,8 +247,7 @@ fn new_baseline<T: WeightElement>(
             let layer_seed = seed ^ (layer_index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
             let mut rng = ChaCha8Rng::seed_from_u64(layer_seed);
             let mut indices =
-                rand::seq::index::sample(&mut rng, weights.len(), coordinates_per_layer)
-                    .into_vec();
+                rand::seq::index::sample(&mut rng, weights.len(), coordinates_per_layer).into_vec();
             indices.sort_unstable();
             let values = indices
                 .iter()
