@@ -422,3 +422,32 @@ proptest! {
         prop_assert_eq!(stats.count, values.len());
     }
 }
+
+#[test]
+fn relative_update_column_mirrors_the_records() {
+    let mut records = Vec::new();
+    for (epoch, update) in [None, Some(0.5), Some(f64::INFINITY), None, Some(0.0)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut record = EpochRecord::new(epoch as f64);
+        let mut layer = LayerRecord::new("a");
+        layer.relative_update = update;
+        record.layers.push(layer);
+        record.layers.push(LayerRecord::new("b"));
+        records.push(record);
+    }
+    let history = TrainingHistory::from_epochs(records).unwrap();
+    let column = history.relative_update_column(0).unwrap();
+    assert_eq!(column.len(), 5);
+    assert!(column[0].is_nan() && column[2].is_nan() && column[3].is_nan());
+    assert_eq!((column[1], column[4]), (0.5, 0.0));
+    assert!(history
+        .relative_update_column(1)
+        .unwrap()
+        .iter()
+        .all(|u| u.is_nan()));
+    assert_eq!(history.relative_update_column(2), None);
+    assert_eq!(history.non_finite_values().len(), 1);
+    assert_eq!(history.non_finite_values()[0].epoch, 2);
+}

@@ -190,15 +190,18 @@ pub fn analyze_constancy(
     let names = history.layer_names();
     let layer_count = names.len();
 
-    // Runs, scanning epoch-major with one open run per layer.
-    let mut runs: Vec<Vec<FrozenRun>> = vec![Vec::new(); layer_count];
-    let mut open: Vec<Option<OpenRun>> = vec![None; layer_count];
-    let close = |index: usize, run: OpenRun, runs: &mut Vec<Vec<FrozenRun>>| {
-        let epochs = run.last_epoch - run.first_epoch + 1;
-        if epochs >= config.patience {
-            if let (Some(list), Some(name)) = (runs.get_mut(index), names.get(index)) {
-                list.push(FrozenRun {
-                    layer_index: index,
+    let mut frozen_runs = Vec::new();
+    let mut layers = Vec::with_capacity(layer_count);
+    let mut recent = Vec::with_capacity(config.recent_epochs);
+    for (layer_index, name) in names.iter().enumerate() {
+        let column = history.relative_update_column(layer_index).unwrap_or(&[]);
+        // Runs: maximal stretches under the tolerance (NaN, missing or non-finite, breaks them).
+        let mut open: Option<OpenRun> = None;
+        let mut close = |run: OpenRun| {
+            let epochs = run.last_epoch - run.first_epoch + 1;
+            if epochs >= config.patience {
+                frozen_runs.push(FrozenRun {
+                    layer_index,
                     layer: (*name).to_owned(),
                     first_epoch: run.first_epoch,
                     last_epoch: run.last_epoch,
@@ -206,71 +209,47 @@ pub fn analyze_constancy(
                     max_relative_update: run.max_relative_update,
                 });
             }
-        }
-    };
-    for (epoch, record) in history.epochs().iter().enumerate() {
-        for (index, (slot, layer)) in open.iter_mut().zip(&record.layers).enumerate() {
-            match layer.relative_update {
-                Some(update) if update.is_finite() && update < config.tolerance => match slot {
+        };
+        for (epoch, &update) in column.iter().enumerate() {
+            if update < config.tolerance {
+                match open.as_mut() {
                     Some(run) => {
                         run.last_epoch = epoch;
                         run.max_relative_update = run.max_relative_update.max(update);
                     }
                     None => {
-                        *slot = Some(OpenRun {
+                        open = Some(OpenRun {
                             first_epoch: epoch,
                             last_epoch: epoch,
                             max_relative_update: update,
                         })
                     }
-                },
-                _ => {
-                    if let Some(run) = slot.take() {
-                        close(index, run, &mut runs);
-                    }
                 }
+            } else if let Some(run) = open.take() {
+                close(run);
             }
         }
-    }
-    for (index, slot) in open.into_iter().enumerate() {
-        if let Some(run) = slot {
-            close(index, run, &mut runs);
+        if let Some(run) = open {
+            close(run);
         }
+        // The median of the last `recent_epochs` recorded (finite) updates.
+        recent.clear();
+        recent.extend(
+            column
+                .iter()
+                .rev()
+                .filter(|u| !u.is_nan())
+                .take(config.recent_epochs),
+        );
+        let median_relative_update = median(&mut recent);
+        layers.push(LayerConstancy {
+            layer_index,
+            layer: (*name).to_owned(),
+            median_relative_update,
+            epochs_observed: recent.len(),
+            frozen: median_relative_update.is_some_and(|m| m < config.tolerance),
+        });
     }
-
-    // Recent medians: each layer's last `recent_epochs` finite relative updates.
-    let mut recent: Vec<Vec<f64>> = vec![Vec::with_capacity(config.recent_epochs); layer_count];
-    let mut complete = 0;
-    for record in history.epochs().iter().rev() {
-        if complete == layer_count {
-            break;
-        }
-        for (values, layer) in recent.iter_mut().zip(&record.layers) {
-            if values.len() < config.recent_epochs {
-                if let Some(update) = layer.relative_update.filter(|u| u.is_finite()) {
-                    values.push(update);
-                    if values.len() == config.recent_epochs {
-                        complete += 1;
-                    }
-                }
-            }
-        }
-    }
-    let layers: Vec<LayerConstancy> = recent
-        .iter_mut()
-        .zip(&names)
-        .enumerate()
-        .map(|(index, (values, name))| {
-            let median_relative_update = median(values);
-            LayerConstancy {
-                layer_index: index,
-                layer: (*name).to_owned(),
-                median_relative_update,
-                epochs_observed: values.len(),
-                frozen: median_relative_update.is_some_and(|m| m < config.tolerance),
-            }
-        })
-        .collect();
 
     let observed: Vec<&LayerConstancy> = layers
         .iter()
@@ -305,7 +284,7 @@ pub fn analyze_constancy(
         tolerance: config.tolerance,
         patience: config.patience,
         layers,
-        frozen_runs: runs.into_iter().flatten().collect(),
+        frozen_runs,
         signature,
         first_to_last_median_ratio,
     })

@@ -370,41 +370,18 @@ fn profile(epoch: usize, record: &EpochRecord, config: &GradientConfig) -> Epoch
 
 fn zero_gradient_findings(history: &TrainingHistory) -> Vec<ZeroGradientFinding> {
     let names = history.layer_names();
-    let mut found: Vec<Option<ZeroGradientFinding>> = vec![None; names.len()];
-    for (epoch, record) in history.epochs().iter().enumerate() {
-        for ((slot, layer), name) in found.iter_mut().zip(&record.layers).zip(&names) {
-            let Some(gradient) = layer.gradient else {
-                continue;
-            };
-            let zero = gradient.l2 == 0.0 || gradient.rms == 0.0;
-            match (slot.as_mut(), zero) {
-                (Some(finding), true) => {
-                    finding.last_epoch = epoch;
-                    finding.epochs += 1;
-                    finding.still_zero = true;
-                }
-                (Some(finding), false) => finding.still_zero = false,
-                (None, true) => {
-                    *slot = Some(ZeroGradientFinding {
-                        layer_index: 0,
-                        layer: (*name).to_owned(),
-                        first_epoch: epoch,
-                        last_epoch: epoch,
-                        epochs: 1,
-                        still_zero: true,
-                    })
-                }
-                (None, false) => {}
-            }
-        }
-    }
-    found
-        .into_iter()
+    history
+        .zero_gradient_spans()
+        .zip(names)
         .enumerate()
-        .filter_map(|(index, finding)| {
-            finding.map(|mut f| {
-                f.layer_index = index;
-                f
+        .filter_map(|(layer_index, (span, name))| {
+            span.map(|span| ZeroGradientFinding {
+                layer_index,
+                layer: name.to_owned(),
+                first_epoch: span.first_epoch,
+                last_epoch: span.last_epoch,
+                epochs: span.epochs,
+                still_zero: span.still_zero,
             })
         })
         .collect()

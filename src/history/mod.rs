@@ -278,11 +278,26 @@ pub struct NonFiniteValue {
     pub quantity: Quantity,
 }
 
-/// Per layer, the last known element counts, to catch a layer that changes size.
+/// Per layer, what the history derives as epochs are added: the last known element counts
+/// (to catch a layer that changes size), the relative updates as one contiguous column, and
+/// the span of epochs with an exactly zero gradient. Detectors read these instead of walking
+/// every record, which keeps them fast on long histories.
 #[derive(Debug, Clone, Default, PartialEq)]
 struct LayerCounts {
     weights: Option<usize>,
     gradient: Option<usize>,
+    relative_updates: Vec<f64>,
+    zero_gradient: Option<ZeroGradientSpan>,
+}
+
+/// The epochs in which one layer's gradient was exactly zero.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct ZeroGradientSpan {
+    pub(crate) first_epoch: usize,
+    pub(crate) last_epoch: usize,
+    pub(crate) epochs: usize,
+    /// Whether the gradient was zero in the last epoch that recorded it.
+    pub(crate) still_zero: bool,
 }
 
 /// A whole training run: one [`EpochRecord`] per epoch, in order.
@@ -315,9 +330,14 @@ fn check_non_negative(epoch: usize, layer: &str, what: &str, value: f64) -> Resu
     Ok(())
 }
 
+/// Whether a finite share lies outside `[0, 1]` (with a small tolerance for rounding in
+/// ratios). Non-finite values are not "outside": they are recorded and listed.
+fn outside_unit_interval(value: f64) -> bool {
+    value.is_finite() && !(0.0..=1.0 + 1e-9).contains(&value)
+}
+
 fn check_share(epoch: usize, layer: &str, what: &str, value: f64) -> Result<()> {
-    // NaN passes: it is recorded as non-finite. A small tolerance absorbs rounding in ratios.
-    if value < 0.0 || value > 1.0 + 1e-9 {
+    if outside_unit_interval(value) {
         return Err(history_error(
             epoch,
             Some(layer),
@@ -428,6 +448,28 @@ impl TrainingHistory {
         for (counts, layer) in self.layer_counts.iter_mut().zip(&record.layers) {
             counts.weights = layer.weight_count.or(counts.weights);
             counts.gradient = layer.gradient.map(|g| g.count).or(counts.gradient);
+            let update = layer.relative_update.filter(|u| u.is_finite());
+            counts.relative_updates.push(update.unwrap_or(f64::NAN));
+            if let Some(gradient) = layer.gradient {
+                let zero = gradient.l2 == 0.0 || gradient.rms == 0.0;
+                match (counts.zero_gradient.as_mut(), zero) {
+                    (Some(span), true) => {
+                        span.last_epoch = epoch;
+                        span.epochs += 1;
+                        span.still_zero = true;
+                    }
+                    (Some(span), false) => span.still_zero = false,
+                    (None, true) => {
+                        counts.zero_gradient = Some(ZeroGradientSpan {
+                            first_epoch: epoch,
+                            last_epoch: epoch,
+                            epochs: 1,
+                            still_zero: true,
+                        })
+                    }
+                    (None, false) => {}
+                }
+            }
         }
         self.list_non_finite(epoch, &record);
         self.epochs.push(record);
@@ -513,6 +555,39 @@ impl TrainingHistory {
                 }
             }
         }
+    }
+
+    /// One layer's relative updates across all epochs, as a contiguous column: `NaN` where
+    /// none was recorded (such as the first epoch) or the value was non-finite (see
+    /// [`non_finite_values`](TrainingHistory::non_finite_values)). `None` for a layer index
+    /// out of range.
+    ///
+    /// ```
+    /// use vanishing_gradient::history::Recorder;
+    /// # fn main() -> vanishing_gradient::Result<()> {
+    /// let mut recorder = Recorder::new();
+    /// for weights in [[3.0_f32, 4.0], [3.0, 4.5]] {
+    ///     let mut epoch = recorder.epoch(1.0);
+    ///     epoch.layer("dense")?.weights(&weights)?;
+    ///     epoch.finish()?;
+    /// }
+    /// let column = recorder.history().relative_update_column(0).unwrap();
+    /// assert!(column[0].is_nan());
+    /// assert!((column[1] - 0.1).abs() < 1e-12);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn relative_update_column(&self, layer_index: usize) -> Option<&[f64]> {
+        self.layer_counts
+            .get(layer_index)
+            .map(|c| c.relative_updates.as_slice())
+    }
+
+    /// Per layer, the epochs in which its gradient was exactly zero.
+    pub(crate) fn zero_gradient_spans(
+        &self,
+    ) -> impl Iterator<Item = Option<ZeroGradientSpan>> + '_ {
+        self.layer_counts.iter().map(|c| c.zero_gradient)
     }
 
     /// The epochs, in order.

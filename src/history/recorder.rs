@@ -333,7 +333,7 @@ impl LayerBuilder<'_, '_> {
             stats.saturated_share,
             stats.dead_share,
         ];
-        if shares.iter().any(|&s| s < 0.0 || s > 1.0 + 1e-9) {
+        if shares.iter().any(|&s| super::outside_unit_interval(s)) {
             return Err(self.error(format!("activity statistics must lie in [0, 1]: {stats:?}")));
         }
         self.record().activity = Some(stats);
