@@ -1,6 +1,6 @@
 //! Activity: saturated and dead units, persisting over the recent epochs.
 //!
-//! Reads each layer's [`ActivityStats`](crate::history::ActivityStats):
+//! Reads each layer's [`ActivityStats`]:
 //!
 //! - **Saturation.** The share of units whose mean derivative is under 1% of the activation's
 //!   maximum. A layer is saturated in an epoch when that share reaches

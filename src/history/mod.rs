@@ -11,7 +11,7 @@
 //!
 //! Both ways go through the same validation: a duplicate layer name, a layer that changes size
 //! or an epoch whose layer list differs from the first epoch's is an
-//! [`Error::History`](crate::Error::History). Non-finite values are *not* errors: a diverging
+//! [`Error::History`]. Non-finite values are *not* errors: a diverging
 //! run is exactly what must be diagnosed. They are recorded as they are (NaN or infinite
 //! statistics) and listed in [`TrainingHistory::non_finite_values`] with their epoch and layer.
 //!
@@ -581,6 +581,16 @@ impl TrainingHistory {
         self.layer_counts
             .get(layer_index)
             .map(|c| c.relative_updates.as_slice())
+    }
+
+    /// The weight count last recorded for a layer.
+    pub(crate) fn known_weight_count(&self, layer_index: usize) -> Option<usize> {
+        self.layer_counts.get(layer_index).and_then(|c| c.weights)
+    }
+
+    /// The gradient element count last recorded for a layer.
+    pub(crate) fn known_gradient_count(&self, layer_index: usize) -> Option<usize> {
+        self.layer_counts.get(layer_index).and_then(|c| c.gradient)
     }
 
     /// Per layer, the epochs in which its gradient was exactly zero.

@@ -212,34 +212,21 @@ pub struct LayerBuilder<'e, 'r> {
 }
 
 impl LayerBuilder<'_, '_> {
-    fn record(&mut self) -> &mut LayerRecord {
-        // `index` was pushed by `EpochBuilder::layer` and layers are never removed.
-        let last = self.epoch.record.layers.len() - 1;
-        &mut self.epoch.record.layers[self.index.min(last)]
+    /// The record being built. It exists: `EpochBuilder::layer` pushed it at `index`, and
+    /// layers are never removed.
+    fn record(&self) -> Option<&LayerRecord> {
+        self.epoch.record.layers.get(self.index)
     }
 
-    fn name(&self) -> String {
-        self.epoch
-            .record
-            .layers
-            .get(self.index)
-            .map_or_else(String::new, |l| l.name.clone())
+    fn update(&mut self, change: impl FnOnce(&mut LayerRecord)) {
+        if let Some(record) = self.epoch.record.layers.get_mut(self.index) {
+            change(record);
+        }
     }
 
     fn error(&self, reason: String) -> Error {
-        self.epoch.error(&self.name(), reason)
-    }
-
-    fn known_count(&self, gradient: bool) -> Option<usize> {
-        let history = &self.epoch.recorder.history;
-        history.epochs().iter().rev().find_map(|e| {
-            let layer = e.layers.get(self.index)?;
-            if gradient {
-                layer.gradient.map(|g| g.count)
-            } else {
-                layer.weight_count
-            }
-        })
+        let name = self.record().map_or("", |r| r.name.as_str());
+        self.epoch.error(name, reason)
     }
 
     /// Records the layer's weights: their L2 norm, element count and relative update against
@@ -249,13 +236,13 @@ impl LayerBuilder<'_, '_> {
     /// [`Error::History`] if the weights are empty, were already recorded for this layer in
     /// this epoch, or their count differs from an earlier epoch's.
     pub fn weights<T: WeightElement>(mut self, weights: &[T]) -> Result<Self> {
-        if self.record().weight_count.is_some() {
+        if self.record().is_some_and(|r| r.weight_count.is_some()) {
             return Err(self.error("weights recorded twice for the layer".into()));
         }
         if weights.is_empty() {
             return Err(self.error("weights are empty".into()));
         }
-        if let Some(known) = self.known_count(false) {
+        if let Some(known) = self.epoch.recorder.history.known_weight_count(self.index) {
             if known != weights.len() {
                 return Err(self.error(format!(
                     "layer changed size: weight count was {known}, now {}",
@@ -272,10 +259,11 @@ impl LayerBuilder<'_, '_> {
             Some(baseline) => sample::observe(baseline, weights, mode, self.index),
             None => return Err(self.error("internal: no baseline slot".into())),
         };
-        let record = self.record();
-        record.weight_count = Some(weights.len());
-        record.weight_l2 = Some(summary.l2);
-        record.relative_update = summary.relative_update;
+        self.update(|record| {
+            record.weight_count = Some(weights.len());
+            record.weight_l2 = Some(summary.l2);
+            record.relative_update = summary.relative_update;
+        });
         Ok(self)
     }
 
@@ -298,13 +286,13 @@ impl LayerBuilder<'_, '_> {
     /// [`Error::History`] if a gradient was already recorded for this layer in this epoch, the
     /// count is zero or differs from an earlier epoch's, or a statistic is negative.
     pub fn gradient_stats(mut self, stats: GradientStats) -> Result<Self> {
-        if self.record().gradient.is_some() {
+        if self.record().is_some_and(|r| r.gradient.is_some()) {
             return Err(self.error("gradient recorded twice for the layer".into()));
         }
         if stats.count == 0 {
             return Err(self.error("gradient count is zero".into()));
         }
-        if let Some(known) = self.known_count(true) {
+        if let Some(known) = self.epoch.recorder.history.known_gradient_count(self.index) {
             if known != stats.count {
                 return Err(self.error(format!(
                     "layer changed size: gradient count was {known}, now {}",
@@ -315,7 +303,7 @@ impl LayerBuilder<'_, '_> {
         if stats.l2 < 0.0 || stats.rms < 0.0 || stats.max_abs < 0.0 {
             return Err(self.error(format!("negative gradient statistic in {stats:?}")));
         }
-        self.record().gradient = Some(stats);
+        self.update(|record| record.gradient = Some(stats));
         Ok(self)
     }
 
@@ -325,7 +313,7 @@ impl LayerBuilder<'_, '_> {
     /// [`Error::History`] if activity was already recorded for this layer in this epoch or a
     /// finite statistic lies outside `[0, 1]`.
     pub fn activity(mut self, stats: ActivityStats) -> Result<Self> {
-        if self.record().activity.is_some() {
+        if self.record().is_some_and(|r| r.activity.is_some()) {
             return Err(self.error("activity recorded twice for the layer".into()));
         }
         let shares = [
@@ -336,7 +324,7 @@ impl LayerBuilder<'_, '_> {
         if shares.iter().any(|&s| super::outside_unit_interval(s)) {
             return Err(self.error(format!("activity statistics must lie in [0, 1]: {stats:?}")));
         }
-        self.record().activity = Some(stats);
+        self.update(|record| record.activity = Some(stats));
         Ok(self)
     }
 }

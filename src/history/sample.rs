@@ -25,8 +25,18 @@ use super::recorder::WeightElement;
 /// The expected relative error (one standard deviation) of a sampled relative update with
 /// `samples` coordinates out of `elements`, for Gaussian-like updates: `sqrt((1 - m/n) / (2m))`.
 ///
-/// Zero when the whole layer fits in the sample (`samples >= elements`); infinite for
-/// `samples == 0`. See the [module documentation](self) for heavier-tailed updates.
+/// In sampled mode ([`Recorder::with_sample_budget`](super::Recorder::with_sample_budget)) the
+/// recorder keeps `m` coordinates per layer, chosen once, and estimates
+/// `||W_t - W_{t-1}||^2 ~ (n / m) * sum over the sample of (w_t,i - w_{t-1},i)^2`; the
+/// denominator `||W_{t-1}||` is exact (the recorder saw all of `W_{t-1}`). The squared estimate
+/// has relative standard error `CV(d^2) * sqrt((1 - m/n) / m)`, where `CV(d^2)` is the
+/// coefficient of variation of the squared per-coordinate updates, and the square root halves
+/// it. Gaussian-like updates have `CV(d^2) = sqrt(2)`, which gives this function: about 1.1%
+/// for `m = 4096`. Heavy-tailed or sparse updates (few coordinates move) have a larger `CV` and
+/// a larger error; scale the result by `CV(d^2) / sqrt(2)` for them.
+///
+/// Zero when the whole layer fits in the sample (`samples >= elements`: it is stored whole
+/// and exact); infinite for `samples == 0`.
 ///
 /// ```
 /// use vanishing_gradient::history::sampled_update_relative_error;
