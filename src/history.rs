@@ -1,1 +1,0 @@
-//! Training histories and the recorder that any trainer feeds.
