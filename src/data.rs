@@ -65,10 +65,16 @@ impl<T: RealField + Copy> Dataset<T> {
     ///
     /// # Errors
     /// As [`Dataset::new`] for zero sizes.
-    pub fn teacher_regression(samples: usize, inputs: usize, outputs: usize, seed: u64) -> Result<Self> {
+    pub fn teacher_regression(
+        samples: usize,
+        inputs: usize,
+        outputs: usize,
+        seed: u64,
+    ) -> Result<Self> {
         let mut rng = seeded_rng(seed);
         let x = DMatrix::<f64>::from_fn(samples, inputs, |_, _| StandardNormal.sample(&mut rng));
-        let mut directions = DMatrix::<f64>::from_fn(inputs, outputs, |_, _| StandardNormal.sample(&mut rng));
+        let mut directions =
+            DMatrix::<f64>::from_fn(inputs, outputs, |_, _| StandardNormal.sample(&mut rng));
         for mut column in directions.column_iter_mut() {
             let norm = column.norm();
             if norm > 0.0 {
@@ -85,7 +91,12 @@ impl<T: RealField + Copy> Dataset<T> {
     ///
     /// # Errors
     /// As [`Dataset::new`] for zero sizes.
-    pub fn gaussian_blobs(samples: usize, inputs: usize, classes: usize, seed: u64) -> Result<Self> {
+    pub fn gaussian_blobs(
+        samples: usize,
+        inputs: usize,
+        classes: usize,
+        seed: u64,
+    ) -> Result<Self> {
         if classes == 0 {
             return Err(Error::ZeroWidth {
                 context: "gaussian_blobs classes".into(),
@@ -101,7 +112,11 @@ impl<T: RealField + Copy> Dataset<T> {
             let noise: f64 = StandardNormal.sample(&mut rng);
             centres[(labels[r], c)] + noise
         });
-        let y = DMatrix::<f64>::from_fn(samples, classes, |r, c| if labels[r] == c { 1.0 } else { 0.0 });
+        let y = DMatrix::<f64>::from_fn(
+            samples,
+            classes,
+            |r, c| if labels[r] == c { 1.0 } else { 0.0 },
+        );
         Self::new(x.map(cast), y.map(cast))
     }
 

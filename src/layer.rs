@@ -344,7 +344,12 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         let mut weight_grad_sq = T::zero();
         let mut weight_grad_max = T::zero();
         let mut weight_sq = T::zero();
-        for (&g, &w) in self.weight_grad.as_slice().iter().zip(self.weights.as_slice()) {
+        for (&g, &w) in self
+            .weight_grad
+            .as_slice()
+            .iter()
+            .zip(self.weights.as_slice())
+        {
             weight_grad_sq += g * g;
             let a = g.abs();
             // `!(a <= max)` also lets a NaN through, so it shows in the report.
@@ -359,7 +364,8 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             weight_grad_max_abs: to_f64(weight_grad_max),
             bias_grad_sq: to_f64(bias_grad_sq),
             weight_sq: to_f64(weight_sq),
-            mean_derivative_ratio: to_f64(derivative_total) / ((batch * units) as f64 * max_derivative),
+            mean_derivative_ratio: to_f64(derivative_total)
+                / ((batch * units) as f64 * max_derivative),
             saturated_units,
             dead_units,
         })

@@ -55,7 +55,14 @@ where
     let lhs = faer_view(a, a_transposed);
     let rhs = faer_view(b, b_transposed);
     let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
-    faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, F::one_impl(), faer::Par::Seq);
+    faer::linalg::matmul::matmul(
+        dst,
+        faer::Accum::Replace,
+        lhs,
+        rhs,
+        F::one_impl(),
+        faer::Par::Seq,
+    );
     true
 }
 

@@ -31,6 +31,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::Activation;
 use crate::data::Dataset;
 use crate::error::{check_finite, Error, Result};
+use crate::history::{ActivityStats, GradientStats, Recorder, WeightElement};
 use crate::init::{recommended_gain, seeded_rng, Init};
 use crate::layer::{Dense, Layer, ParameterMut};
 use crate::loss::Loss;
@@ -80,16 +81,31 @@ impl<T: RealField + Copy> NetworkBuilder<T> {
     }
 
     /// Appends a dense layer with the given weight initialiser.
-    pub fn dense_with_init(self, units: usize, activation: impl Activation<T> + 'static, weight_init: Init) -> Self {
+    pub fn dense_with_init(
+        self,
+        units: usize,
+        activation: impl Activation<T> + 'static,
+        weight_init: Init,
+    ) -> Self {
         self.push_dense(units, Box::new(activation), Some(weight_init))
     }
 
     /// Appends a dense layer with a boxed activation (chosen at run time).
-    pub fn dense_boxed(self, units: usize, activation: Box<dyn Activation<T>>, weight_init: Option<Init>) -> Self {
+    pub fn dense_boxed(
+        self,
+        units: usize,
+        activation: Box<dyn Activation<T>>,
+        weight_init: Option<Init>,
+    ) -> Self {
         self.push_dense(units, activation, weight_init)
     }
 
-    fn push_dense(mut self, units: usize, activation: Box<dyn Activation<T>>, weight_init: Option<Init>) -> Self {
+    fn push_dense(
+        mut self,
+        units: usize,
+        activation: Box<dyn Activation<T>>,
+        weight_init: Option<Init>,
+    ) -> Self {
         self.specs.push(LayerSpec::Dense {
             name: None,
             units,
@@ -156,7 +172,9 @@ impl<T: RealField + Copy> NetworkBuilder<T> {
             });
         }
         if self.specs.is_empty() {
-            return Err(Error::InvalidState("a network needs at least one layer".into()));
+            return Err(Error::InvalidState(
+                "a network needs at least one layer".into(),
+            ));
         }
         if let Some(c) = self.clip_norm {
             if !(c.is_finite() && c > 0.0) {
@@ -180,7 +198,9 @@ impl<T: RealField + Copy> NetworkBuilder<T> {
                 } => {
                     let init = weight_init.unwrap_or_else(|| default_init(activation.name()));
                     let name = name.unwrap_or_else(|| format!("dense{}", index + 1));
-                    Box::new(Dense::new(name, width, units, activation, &init, &bias_init, &mut rng)?)
+                    Box::new(Dense::new(
+                        name, width, units, activation, &init, &bias_init, &mut rng,
+                    )?)
                 }
                 LayerSpec::Custom(layer) => {
                     if layer.input_width() != width {
@@ -226,7 +246,10 @@ impl<T: RealField + Copy> NetworkBuilder<T> {
         };
         Ok(Network {
             input_width: self.input_width,
-            grads: layers.iter().map(|l| DMatrix::zeros(0, l.output_width())).collect(),
+            grads: layers
+                .iter()
+                .map(|l| DMatrix::zeros(0, l.output_width()))
+                .collect(),
             layers,
             loss: self.loss.unwrap_or_else(|| Box::new(crate::loss::Mse)),
             report,
@@ -298,7 +321,11 @@ impl<T: RealField + Copy> Network<T> {
     /// Calls `visit` with each parameter of layer `layer` (0 is the input side), mutably: for
     /// finite-difference checks, weight surgery or loading weights. Does nothing for an index
     /// past the last layer.
-    pub fn visit_layer_parameters_mut(&mut self, layer: usize, visit: &mut dyn FnMut(ParameterMut<'_, T>)) {
+    pub fn visit_layer_parameters_mut(
+        &mut self,
+        layer: usize,
+        visit: &mut dyn FnMut(ParameterMut<'_, T>),
+    ) {
         if let Some(l) = self.layers.get_mut(layer) {
             l.visit_parameters_mut(visit);
         }
@@ -359,7 +386,11 @@ impl<T: RealField + Copy> Network<T> {
     /// As [`Network::forward`]; shape errors from the loss.
     pub fn loss_on(&mut self, input: &DMatrix<T>, target: &DMatrix<T>) -> Result<T> {
         self.forward(input)?;
-        let output = self.layers.last().map(|l| l.output()).ok_or_else(|| Error::InvalidState("network without layers".into()))?;
+        let output = self
+            .layers
+            .last()
+            .map(|l| l.output())
+            .ok_or_else(|| Error::InvalidState("network without layers".into()))?;
         self.loss.loss(output, target)
     }
 
@@ -388,23 +419,29 @@ impl<T: RealField + Copy> Network<T> {
                 *g = DMatrix::zeros(batch, layer.output_width());
             }
         }
-        let (Some(last_layer), Some(last_grad)) = (self.layers.last(), self.grads.last_mut()) else {
+        let (Some(last_layer), Some(last_grad)) = (self.layers.last(), self.grads.last_mut())
+        else {
             return Err(Error::InvalidState("network without layers".into()));
         };
-        let loss = self.loss.loss_and_gradient(last_layer.output(), target, last_grad)?;
+        let loss = self
+            .loss
+            .loss_and_gradient(last_layer.output(), target, last_grad)?;
         self.report.loss = nalgebra::try_convert(loss).unwrap_or(f64::NAN);
         self.report.batch_size = batch;
         for l in (0..self.layers.len()).rev() {
             let (grads_before, grads_rest) = self.grads.split_at_mut(l);
             let (layers_before, layers_rest) = self.layers.split_at_mut(l);
-            let (Some(layer), Some(output_grad)) = (layers_rest.first_mut(), grads_rest.first_mut()) else {
+            let (Some(layer), Some(output_grad)) =
+                (layers_rest.first_mut(), grads_rest.first_mut())
+            else {
                 continue;
             };
             let layer_input = layers_before.last().map_or(input, |p| p.output());
             let stats = layer.backward(layer_input, output_grad, grads_before.last_mut())?;
             if let Some(entry) = self.report.layers.get_mut(l) {
                 entry.weight_grad_l2 = stats.weight_grad_sq.sqrt();
-                entry.weight_grad_rms = (stats.weight_grad_sq / entry.weight_count.max(1) as f64).sqrt();
+                entry.weight_grad_rms =
+                    (stats.weight_grad_sq / entry.weight_count.max(1) as f64).sqrt();
                 entry.weight_grad_max_abs = stats.weight_grad_max_abs;
                 entry.bias_grad_l2 = stats.bias_grad_sq.sqrt();
                 entry.weight_l2 = stats.weight_sq.sqrt();
@@ -430,12 +467,15 @@ impl<T: RealField + Copy> Network<T> {
     /// [`Error::InvalidState`] when no backward pass preceded this step.
     pub fn step(&mut self, optimizer: &mut dyn Optimizer<T>) -> Result<&GradientReport> {
         if !self.has_gradients {
-            return Err(Error::InvalidState("step() needs a backward() first".into()));
+            return Err(Error::InvalidState(
+                "step() needs a backward() first".into(),
+            ));
         }
         self.has_gradients = false;
         let scale = self.clip_norm.and_then(|max_norm| {
             let norm = self.report.global_grad_norm();
-            (norm.is_finite() && norm > max_norm).then(|| crate::activation::cast::<T>(max_norm / norm))
+            (norm.is_finite() && norm > max_norm)
+                .then(|| crate::activation::cast::<T>(max_norm / norm))
         });
         optimizer.begin_step();
         let mut slot = 0;
@@ -520,7 +560,11 @@ impl<T: RealField + Copy> Network<T> {
         let mut batch_y = std::mem::take(&mut self.batch_y);
         let mut outcome = Ok(());
         for b in 0..batches {
-            data.gather(&self.order[b * batch..(b + 1) * batch], &mut batch_x, &mut batch_y);
+            data.gather(
+                &self.order[b * batch..(b + 1) * batch],
+                &mut batch_x,
+                &mut batch_y,
+            );
             match self.train_step(&batch_x, &batch_y, optimizer) {
                 Ok(report) => accumulate(&mut accumulated, report),
                 Err(e) => {
@@ -562,6 +606,46 @@ impl<T: RealField + Copy> Network<T> {
             start = end;
         }
         Ok(total / data.len() as f64)
+    }
+}
+
+impl<T: RealField + Copy + WeightElement> Network<T> {
+    /// Records an epoch into `recorder`: the epoch's mean loss (and `validation_loss` if
+    /// given), and per layer its current weights, the epoch's gradient statistics and activity
+    /// statistics from `summary`. The core writes histories through the same [`Recorder`] as
+    /// any other trainer.
+    ///
+    /// # Errors
+    /// The recorder's [`Error::History`] errors (a layer list that changed between epochs).
+    pub fn record_epoch(
+        &self,
+        recorder: &mut Recorder,
+        summary: &EpochSummary,
+        validation_loss: Option<f64>,
+    ) -> Result<()> {
+        let mut epoch = recorder.epoch(summary.mean_loss);
+        if let Some(v) = validation_loss {
+            epoch = epoch.validation_loss(v);
+        }
+        for (layer, report) in self.layers.iter().zip(&summary.report.layers) {
+            let mut entry = epoch.layer(layer.name())?;
+            if let Some(weights) = layer.parameters().into_iter().find(|p| p.name == "weights") {
+                entry = entry.weights(weights.value)?;
+            }
+            entry
+                .gradient_stats(GradientStats {
+                    l2: report.weight_grad_l2,
+                    rms: report.weight_grad_rms,
+                    max_abs: report.weight_grad_max_abs,
+                    count: report.weight_count,
+                })?
+                .activity(ActivityStats {
+                    mean_derivative_ratio: report.mean_derivative_ratio,
+                    saturated_share: report.saturated_share,
+                    dead_share: report.dead_share,
+                })?;
+        }
+        epoch.finish()
     }
 }
 

@@ -48,7 +48,13 @@ pub struct LayerReport {
 
 impl LayerReport {
     /// An empty report for a layer, filled by the backward pass.
-    pub(crate) fn new(name: String, depth: usize, activation: &'static str, weight_count: usize, units: usize) -> Self {
+    pub(crate) fn new(
+        name: String,
+        depth: usize,
+        activation: &'static str,
+        weight_count: usize,
+        units: usize,
+    ) -> Self {
         Self {
             name,
             depth,

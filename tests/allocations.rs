@@ -76,7 +76,10 @@ fn steady_state_training_step_allocates_nothing() {
         let v = vec![1u8; 1000];
         assert_eq!(v.len(), 1000);
     });
-    assert!(n >= 1, "the counting allocator counted {n} allocations for a Vec");
+    assert!(
+        n >= 1,
+        "the counting allocator counted {n} allocations for a Vec"
+    );
 
     let mut sgd = Sgd::new(0.01).unwrap();
     assert_eq!(steady_state_allocations::<f64>(&mut sgd, false), (0, 0));

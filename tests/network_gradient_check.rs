@@ -14,7 +14,12 @@ fn relative_error(analytic: f64, numeric: f64) -> f64 {
     (analytic - numeric).abs() / analytic.abs().max(numeric.abs()).max(1e-3)
 }
 
-fn random_batch(rows: usize, cols: usize, seed: u64, kind: usize) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
+fn random_batch(
+    rows: usize,
+    cols: usize,
+    seed: u64,
+    kind: usize,
+) -> (DMatrix<f64>, DMatrix<f64>, DMatrix<f64>) {
     let mut rng = seeded_rng(seed);
     let x = DMatrix::from_fn(rows, 3, |_, _| rng.random_range(-1.5..1.5));
     let target = match kind {
@@ -31,14 +36,34 @@ fn random_batch(rows: usize, cols: usize, seed: u64, kind: usize) -> (DMatrix<f6
     (x, target, DMatrix::zeros(0, 0))
 }
 
-fn build(activation: usize, loss: usize, hidden: (usize, usize), outputs: usize, seed: u64) -> Network<f64> {
+fn build(
+    activation: usize,
+    loss: usize,
+    hidden: (usize, usize),
+    outputs: usize,
+    seed: u64,
+) -> Network<f64> {
     let acts = all_builtin::<f64>();
     let acts2 = all_builtin::<f64>();
     let builder = NetworkBuilder::<f64>::new(3)
-        .dense_boxed(hidden.0, acts.into_iter().nth(activation).unwrap(), Some(Init::Normal { std: 0.8 }))
-        .bias_init(Init::Uniform { low: -0.5, high: 0.5 })
-        .dense_boxed(hidden.1, acts2.into_iter().nth(activation).unwrap(), Some(Init::Normal { std: 0.8 }))
-        .bias_init(Init::Uniform { low: -0.5, high: 0.5 })
+        .dense_boxed(
+            hidden.0,
+            acts.into_iter().nth(activation).unwrap(),
+            Some(Init::Normal { std: 0.8 }),
+        )
+        .bias_init(Init::Uniform {
+            low: -0.5,
+            high: 0.5,
+        })
+        .dense_boxed(
+            hidden.1,
+            acts2.into_iter().nth(activation).unwrap(),
+            Some(Init::Normal { std: 0.8 }),
+        )
+        .bias_init(Init::Uniform {
+            low: -0.5,
+            high: 0.5,
+        })
         .dense_with_init(outputs, Identity, Init::Normal { std: 0.8 })
         .seed(seed);
     match loss {
@@ -51,7 +76,11 @@ fn build(activation: usize, loss: usize, hidden: (usize, usize), outputs: usize,
 }
 
 /// The largest relative error over every parameter of every layer.
-fn worst_relative_error(net: &mut Network<f64>, x: &DMatrix<f64>, y: &DMatrix<f64>) -> (f64, String) {
+fn worst_relative_error(
+    net: &mut Network<f64>,
+    x: &DMatrix<f64>,
+    y: &DMatrix<f64>,
+) -> (f64, String) {
     net.backward(x, y).unwrap();
     let analytic: Vec<Vec<Vec<f64>>> = net
         .layers()
@@ -72,7 +101,12 @@ fn worst_relative_error(net: &mut Network<f64>, x: &DMatrix<f64>, y: &DMatrix<f6
                 let numeric = (plus - minus) / (2.0 * h);
                 let e = relative_error(g, numeric);
                 if e > worst.0 {
-                    worst = (e, format!("layer {l} param {p} index {i}: analytic {g:e}, numeric {numeric:e}"));
+                    worst = (
+                        e,
+                        format!(
+                            "layer {l} param {p} index {i}: analytic {g:e}, numeric {numeric:e}"
+                        ),
+                    );
                 }
             }
         }
