@@ -150,7 +150,7 @@ impl<T: RealField + Copy> Dense<T> {
         weight_init.fill(weights.as_mut_slice(), inputs, units, rng)?;
         let mut bias = DVector::zeros(units);
         bias_init.fill(bias.as_mut_slice(), inputs, units, rng)?;
-        Ok(Self::from_parameters(name, weights, bias, activation)?)
+        Self::from_parameters(name, weights, bias, activation)
     }
 
     /// A layer from given weights (`inputs x units`) and bias (`units`).
@@ -352,8 +352,8 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         {
             weight_grad_sq += g * g;
             let a = g.abs();
-            // `!(a <= max)` also lets a NaN through, so it shows in the report.
-            if !(a <= weight_grad_max) {
+            // A NaN is taken too, so it shows in the report.
+            if a > weight_grad_max || !a.is_finite() {
                 weight_grad_max = a;
             }
             weight_sq += w * w;

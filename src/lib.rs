@@ -27,6 +27,11 @@ pub mod testing;
 
 pub use error::{Error, Result};
 
+// The README's examples run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// The names most programs need, in one import.
 pub mod prelude {
     pub use crate::activation::{

@@ -670,7 +670,7 @@ fn accumulate(sum: &mut GradientReport, report: &GradientReport) {
     for (s, l) in sum.layers.iter_mut().zip(&report.layers) {
         s.weight_grad_l2 += l.weight_grad_l2;
         s.weight_grad_rms += l.weight_grad_rms;
-        if !(l.weight_grad_max_abs <= s.weight_grad_max_abs) {
+        if l.weight_grad_max_abs > s.weight_grad_max_abs || l.weight_grad_max_abs.is_nan() {
             s.weight_grad_max_abs = l.weight_grad_max_abs;
         }
         s.bias_grad_l2 += l.bias_grad_l2;
