@@ -473,8 +473,9 @@ impl<T: RealField + Copy> Activation<T> for Identity {
         T::one()
     }
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        let n = input.len().min(output.len());
-        output[..n].copy_from_slice(&input[..n]);
+        for (o, &x) in output.iter_mut().zip(input) {
+            *o = x;
+        }
     }
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
         // The gradient is unchanged; count the elements the default would visit (the common

@@ -87,7 +87,7 @@ impl<T: RealField + Copy> Dataset<T> {
     }
 
     /// A classification task: `classes` Gaussian clusters in `inputs` dimensions, centres at
-    /// distance about 2 from the origin, unit spread; targets are one-hot rows.
+    /// distance about 4 from the origin, unit spread; targets are one-hot rows.
     ///
     /// # Errors
     /// As [`Dataset::new`] for zero sizes.
@@ -105,18 +105,21 @@ impl<T: RealField + Copy> Dataset<T> {
         let mut rng = seeded_rng(seed);
         let centres = DMatrix::<f64>::from_fn(classes, inputs, |_, _| {
             let v: f64 = StandardNormal.sample(&mut rng);
-            2.0 * v / (inputs as f64).sqrt().max(1.0) * 2.0
+            4.0 * v / (inputs as f64).sqrt().max(1.0)
         });
         let labels: Vec<usize> = (0..samples).map(|_| rng.random_range(0..classes)).collect();
-        let x = DMatrix::<f64>::from_fn(samples, inputs, |r, c| {
-            let noise: f64 = StandardNormal.sample(&mut rng);
-            centres[(labels[r], c)] + noise
-        });
-        let y = DMatrix::<f64>::from_fn(
-            samples,
-            classes,
-            |r, c| if labels[r] == c { 1.0 } else { 0.0 },
-        );
+        let mut x = DMatrix::<f64>::zeros(samples, inputs);
+        let mut y = DMatrix::<f64>::zeros(samples, classes);
+        for ((mut x_row, mut y_row), &label) in x.row_iter_mut().zip(y.row_iter_mut()).zip(&labels)
+        {
+            for (slot, centre) in x_row.iter_mut().zip(centres.row(label).iter()) {
+                let noise: f64 = StandardNormal.sample(&mut rng);
+                *slot = centre + noise;
+            }
+            if let Some(hot) = y_row.get_mut(label) {
+                *hot = 1.0;
+            }
+        }
         Self::new(x.map(cast), y.map(cast))
     }
 

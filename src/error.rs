@@ -76,12 +76,12 @@ pub(crate) fn check_finite<T: nalgebra::RealField + Copy>(
     values: &[T],
     context: impl FnOnce() -> String,
 ) -> Result<()> {
-    match values.iter().position(|v| !v.is_finite()) {
+    match values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),
-        Some(index) => Err(Error::NonFinite {
+        Some((index, value)) => Err(Error::NonFinite {
             context: context(),
             index,
-            value: format!("{:?}", values[index]),
+            value: format!("{value:?}"),
         }),
     }
 }

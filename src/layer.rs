@@ -312,14 +312,14 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         let mut saturated_units = 0;
         let mut dead_units = 0;
         let mut bias_grad_sq = T::zero();
-        for j in 0..units {
-            let range = j * batch..(j + 1) * batch;
-            let grad = &mut output_grad.as_mut_slice()[range.clone()];
-            let sums = self.activation.scale_by_derivative(
-                &self.pre_activation.as_slice()[range.clone()],
-                &self.output.as_slice()[range],
-                grad,
-            );
+        let columns = output_grad
+            .as_mut_slice()
+            .chunks_exact_mut(batch)
+            .zip(self.pre_activation.as_slice().chunks_exact(batch))
+            .zip(self.output.as_slice().chunks_exact(batch))
+            .zip(self.bias_grad.iter_mut());
+        for (((grad, pre), post), bias_grad) in columns {
+            let sums = self.activation.scale_by_derivative(pre, post, grad);
             derivative_total += sums.sum;
             if sums.sum / batch_t < saturation_floor {
                 saturated_units += 1;
@@ -331,7 +331,7 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             for &g in grad.iter() {
                 b += g;
             }
-            self.bias_grad[j] = b;
+            *bias_grad = b;
             bias_grad_sq += b * b;
         }
 

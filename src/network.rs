@@ -559,12 +559,9 @@ impl<T: RealField + Copy> Network<T> {
         let mut batch_x = std::mem::take(&mut self.batch_x);
         let mut batch_y = std::mem::take(&mut self.batch_y);
         let mut outcome = Ok(());
-        for b in 0..batches {
-            data.gather(
-                &self.order[b * batch..(b + 1) * batch],
-                &mut batch_x,
-                &mut batch_y,
-            );
+        let order = std::mem::take(&mut self.order);
+        for rows in order.chunks_exact(batch) {
+            data.gather(rows, &mut batch_x, &mut batch_y);
             match self.train_step(&batch_x, &batch_y, optimizer) {
                 Ok(report) => accumulate(&mut accumulated, report),
                 Err(e) => {
@@ -573,6 +570,7 @@ impl<T: RealField + Copy> Network<T> {
                 }
             }
         }
+        self.order = order;
         self.batch_x = batch_x;
         self.batch_y = batch_y;
         outcome?;
