@@ -1,6 +1,7 @@
 //! Matrix products for the layers.
 //!
-//! For `f32` and `f64` the products go to faer's GEMM (sequential): it reuses thread-local
+//! For `f32` and `f64` the products go to faer's GEMM (sequential kernels, two of them side by
+//! side on large products with the `parallel` feature): it reuses thread-local
 //! packing memory, so a steady-state step allocates nothing, and it reads transposed operands
 //! in place (a transposed view is a stride swap, never a copy). nalgebra's own `gemm` hands
 //! dynamic matrices to `matrixmultiply`, which allocates a packing buffer on every call, and
@@ -55,6 +56,61 @@ where
     let lhs = faer_view(a, a_transposed);
     let rhs = faer_view(b, b_transposed);
     let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
+    faer_product(dst, lhs, rhs);
+    true
+}
+
+/// Products with fewer multiply-adds than this stay on one thread: below it, waking a second
+/// thread costs more than it saves.
+#[cfg(feature = "parallel")]
+const PARALLEL_MIN_MULTIPLY_ADDS: usize = 1 << 21;
+
+/// `dst = lhs * rhs`. With the `parallel` feature and more than one rayon thread, a large
+/// product is split into two halves of output columns computed by `rayon::join`, each by
+/// faer's sequential kernel: faer's own rayon mode allocates on every call, this does not.
+/// Every output element is computed by the same kernel either way.
+fn faer_product<F: faer::traits::RealField + Copy>(
+    dst: faer::MatMut<'_, F>,
+    lhs: faer::MatRef<'_, F>,
+    rhs: faer::MatRef<'_, F>,
+) {
+    #[cfg(feature = "parallel")]
+    {
+        let columns = dst.ncols();
+        let work = dst
+            .nrows()
+            .saturating_mul(lhs.ncols())
+            .saturating_mul(columns);
+        if work >= PARALLEL_MIN_MULTIPLY_ADDS && columns >= 32 && rayon::current_num_threads() > 1 {
+            // Halves on a multiple of 16 columns, so both keep whole register tiles.
+            let half = ((columns / 2).div_ceil(16) * 16).min(columns);
+            let (left, right) = dst.split_at_col_mut(half);
+            let (rhs_left, rhs_right) = rhs.split_at_col(half);
+            rayon::join(
+                || {
+                    faer::linalg::matmul::matmul(
+                        left,
+                        faer::Accum::Replace,
+                        lhs,
+                        rhs_left,
+                        F::one_impl(),
+                        faer::Par::Seq,
+                    )
+                },
+                || {
+                    faer::linalg::matmul::matmul(
+                        right,
+                        faer::Accum::Replace,
+                        lhs,
+                        rhs_right,
+                        F::one_impl(),
+                        faer::Par::Seq,
+                    )
+                },
+            );
+            return;
+        }
+    }
     faer::linalg::matmul::matmul(
         dst,
         faer::Accum::Replace,
@@ -63,7 +119,6 @@ where
         F::one_impl(),
         faer::Par::Seq,
     );
-    true
 }
 
 /// A faer view of a column-major matrix, transposed (a stride swap) when asked.

@@ -87,4 +87,35 @@ fn steady_state_training_step_allocates_nothing() {
     assert_eq!(steady_state_allocations::<f32>(&mut sgd, true), (0, 0));
     let mut adam = Adam::new(0.001).unwrap();
     assert_eq!(steady_state_allocations::<f32>(&mut adam, false), (0, 0));
+
+    // Products large enough for the two-thread path of the `parallel` feature: an epoch
+    // allocates a fixed amount (its summary), whatever its number of steps.
+    let large = Dataset::<f32>::teacher_regression(256, 256, 8, 3).unwrap();
+    let small = Dataset::<f32>::teacher_regression(64, 256, 8, 4).unwrap();
+    let mut net = NetworkBuilder::<f32>::new(256)
+        .dense(256, Tanh)
+        .dense(256, Relu)
+        .dense(8, Identity)
+        .build()
+        .unwrap();
+    let mut sgd = Sgd::new(0.01).unwrap();
+    let mut rng = vanishing_gradient::init::seeded_rng(1);
+    let mut epoch = |data: &Dataset<f32>| {
+        allocations_during(|| {
+            let summary = net.train_epoch(data, 32, &mut sgd, &mut rng).unwrap();
+            assert_eq!(summary.batches, data.len() / 32);
+        })
+    };
+    // Run from a rayon worker, as a trainer inside the pool does: from any other thread,
+    // handing the epoch to the pool goes through rayon's injector, which allocates one block
+    // per 63 epochs (not per step).
+    let (two_steps, eight_steps) = rayon::scope(|_| {
+        epoch(&large);
+        epoch(&small);
+        (epoch(&small), epoch(&large))
+    });
+    assert_eq!(
+        two_steps, eight_steps,
+        "an epoch of 2 steps allocated {two_steps} times, one of 8 steps {eight_steps} times"
+    );
 }
