@@ -126,7 +126,9 @@ proptest! {
     #[test]
     fn every_optimizer_descends_random_bowls(
         curvature in prop::collection::vec(0.2..3.0f64, 1..8),
-        centre in prop::collection::vec(-5.0..5.0f64, 8),
+        // Away from the start: RMSProp and Adam step about `lr` whatever the gradient, so near
+        // the optimum they hover at a loss of order `curvature * lr^2`, not below it.
+        centre in prop::collection::vec(prop_oneof![-5.0..-1.0f64, 1.0..5.0f64], 8),
     ) {
         let n = curvature.len();
         let loss = |x: &[f64]| -> f64 {
@@ -144,7 +146,7 @@ proptest! {
                 optimizer.update(0, &mut x, &grad);
             }
             prop_assert!(
-                loss(&x) <= 1e-2 * initial + 1e-6,
+                loss(&x) <= 1e-2 * initial,
                 "{}: initial {initial}, final {}", optimizer.name(), loss(&x)
             );
         }
