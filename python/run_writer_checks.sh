@@ -28,6 +28,7 @@ cargo build --quiet --release --features serde --example load_history
 export VG_LOAD_HISTORY="${CARGO_TARGET_DIR:-$repo/target}/release/examples/load_history"
 export KERAS_BACKEND=jax
 export JAX_PLATFORMS=cpu
+export PYTHONDONTWRITEBYTECODE=1
 
 if ! "$venv/bin/python" -c "import torch" 2>/dev/null; then
     echo "torch is not importable in $venv: the torch writer checks will be skipped" \

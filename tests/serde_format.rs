@@ -309,6 +309,12 @@ fn the_header_is_checked_with_clear_messages() {
         r#"{"format": "vanishing-gradient/history", "version": "one", "epochs": []}"#,
     ));
     assert!(reason.contains("version"), "{reason}");
+    let (_, _, reason) = history_error(TrainingHistory::from_json_str("[1]"));
+    assert!(reason.contains("JSON object"), "{reason}");
+    // metadata is free-form and ignored
+    let text = r#"{"format": "vanishing-gradient/history", "version": 1,
+        "metadata": {"run": ["a", 1, null], "seed": 3}, "epochs": [{"loss": 1}]}"#;
+    assert_eq!(TrainingHistory::from_json_str(text).unwrap().len(), 1);
     // an empty history is fine
     assert!(TrainingHistory::from_json_str(&file(""))
         .unwrap()
