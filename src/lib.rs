@@ -32,6 +32,9 @@ pub mod loss;
 mod matmul;
 pub mod network;
 pub mod optim;
+#[cfg(feature = "plot")]
+#[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
+pub mod plot;
 pub mod report;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]

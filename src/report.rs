@@ -9,40 +9,92 @@
 
 use std::fmt;
 
+/// The built-in activation names, to read a report's activation back as a `&'static str`.
+#[cfg(feature = "serde")]
+const BUILT_IN_ACTIVATIONS: [&str; 10] = [
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "softplus",
+    "identity",
+];
+
+/// Reads an activation name: a built-in name as itself, any other as `"custom"` (a report
+/// cannot hold a name it does not own).
+#[cfg(feature = "serde")]
+fn activation_name<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<&'static str, D::Error> {
+    let name = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(deserializer)?;
+    Ok(BUILT_IN_ACTIVATIONS
+        .iter()
+        .find(|known| **known == name)
+        .copied()
+        .unwrap_or("custom"))
+}
+
+/// `&'static str`. Spelled through an alias because serde's derive ties every field written
+/// `&'static str` to input that lives forever; the name is read by `activation_name` instead.
+type StaticName = &'static str;
+
 /// What one backward pass saw in one layer.
+///
+/// With the `serde` feature it serializes field by field, non-finite numbers as the strings
+/// `"NaN"`, `"Infinity"` and `"-Infinity"`. The activation name is read back as the built-in
+/// activation's name (`"sigmoid"`, `"relu"`, ...); any other name reads back as `"custom"`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LayerReport {
     /// The layer's name ("dense1", ...), unique in its network.
     pub name: String,
     /// Position from the input: 0 is the first layer.
     pub depth: usize,
     /// The activation's name ("sigmoid", ...).
-    pub activation: &'static str,
+    #[cfg_attr(feature = "serde", serde(deserialize_with = "activation_name"))]
+    pub activation: StaticName,
     /// Number of weights (the bias excluded).
     pub weight_count: usize,
     /// Number of units (output width).
     pub units: usize,
     /// L2 norm of the weight gradient.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub weight_grad_l2: f64,
     /// Root mean square of the weight gradient: `weight_grad_l2 / sqrt(weight_count)`.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub weight_grad_rms: f64,
     /// Largest absolute element of the weight gradient.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub weight_grad_max_abs: f64,
     /// L2 norm of the bias gradient.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub bias_grad_l2: f64,
     /// L2 norm of the weights.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub weight_l2: f64,
     /// Mean of `f'(z)` over the batch and the units, divided by the activation's
     /// [`derivative_max`](crate::activation::Activation::derivative_max): 1.0 means every unit
     /// passes the gradient at the largest factor the activation allows, near 0 means saturated.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub mean_derivative_ratio: f64,
     /// Share of units whose mean derivative over the batch is under 1% of the maximum.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub saturated_share: f64,
     /// Share of units whose derivative is exactly zero for every sample of the batch (a dead
     /// ReLU passes no gradient at all).
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub dead_share: f64,
     /// `||W_new - W_old|| / ||W_old||` of the last optimizer step, if a step was taken after
     /// this report's backward pass; `None` before.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, with = "crate::history::json::optional_number")
+    )]
     pub update_ratio: Option<f64>,
 }
 
@@ -91,8 +143,11 @@ impl LayerReport {
 
 /// The loss and the per-layer statistics of one backward pass, layers in depth order.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct GradientReport {
     /// The batch loss.
+    #[cfg_attr(feature = "serde", serde(with = "crate::history::json::number"))]
     pub loss: f64,
     /// Rows in the batch.
     pub batch_size: usize,

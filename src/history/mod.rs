@@ -42,6 +42,9 @@
 //! # }
 //! ```
 
+#[cfg(feature = "serde")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serde")))]
+pub mod json;
 mod recorder;
 mod sample;
 
@@ -61,12 +64,17 @@ pub const SATURATION_FRACTION: f64 = 0.01;
 /// Compare layers by [`rms`](GradientStats::rms), not by [`l2`](GradientStats::l2): the L2 norm
 /// grows with the square root of the element count.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct GradientStats {
     /// The L2 norm `sqrt(sum g_i^2)`.
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub l2: f64,
     /// The root mean square `l2 / sqrt(count)`.
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub rms: f64,
     /// The largest absolute element (NaN if an element is NaN).
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub max_abs: f64,
     /// The number of elements.
     pub count: usize,
@@ -109,16 +117,21 @@ impl GradientStats {
 /// Activation statistics of one layer in one epoch, all in `[0, 1]` (or NaN when non-finite
 /// values were measured).
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct ActivityStats {
     /// The mean absolute activation derivative divided by the derivative's maximum (sigmoid:
     /// 0.25, tanh: 1). Near 1 the units pass the gradient on at full strength; near 0 they are
     /// saturated or inactive.
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub mean_derivative_ratio: f64,
     /// The share of units whose mean absolute derivative over the batch is under
     /// [`SATURATION_FRACTION`] (1%) of the maximum.
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub saturated_share: f64,
     /// The share of units whose derivative is exactly zero for every example of the batch
     /// (a dead ReLU unit: no gradient flows through it).
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub dead_share: f64,
 }
 
@@ -197,20 +210,50 @@ impl ActivityStats {
 /// What was recorded about one layer in one epoch. Every statistic is optional: record what
 /// your trainer has.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct LayerRecord {
     /// The layer's name, unique within an epoch and the same at the same depth in every epoch.
     pub name: String,
     /// The number of weights, when weights were recorded.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub weight_count: Option<usize>,
     /// The L2 norm of the weights `||W_t||`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "json::optional_number"
+        )
+    )]
     pub weight_l2: Option<f64>,
     /// `||W_t - W_{t-1}|| / ||W_{t-1}||` against the layer's previously recorded weights;
     /// `None` the first time. (When `W_{t-1}` is all zeros the recorder divides by `||W_t||`
     /// instead: moving away from zero is an update of relative size 1.)
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "json::optional_number"
+        )
+    )]
     pub relative_update: Option<f64>,
     /// Statistics of the weight gradient.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub gradient: Option<GradientStats>,
     /// Activation statistics.
+    #[cfg_attr(
+        feature = "serde",
+        serde(default, skip_serializing_if = "Option::is_none")
+    )]
     pub activity: Option<ActivityStats>,
 }
 
@@ -230,12 +273,24 @@ impl LayerRecord {
 
 /// What was recorded in one epoch.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(deny_unknown_fields))]
 pub struct EpochRecord {
     /// The training loss (any real number; NaN and infinities are recorded as such).
+    #[cfg_attr(feature = "serde", serde(with = "json::number"))]
     pub loss: f64,
     /// The validation loss, if measured.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            with = "json::optional_number"
+        )
+    )]
     pub validation_loss: Option<f64>,
     /// The layers, in depth order (input side first).
+    #[cfg_attr(feature = "serde", serde(default))]
     pub layers: Vec<LayerRecord>,
 }
 
@@ -252,6 +307,7 @@ impl EpochRecord {
 
 /// Which recorded quantity was non-finite.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Quantity {
     /// The training loss.
     Loss,
@@ -267,6 +323,7 @@ pub enum Quantity {
 
 /// One non-finite (NaN or infinite) value in a history: where it is and what it was.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct NonFiniteValue {
     /// The epoch index (0-based position in the history).
     pub epoch: usize,
@@ -305,6 +362,8 @@ pub(crate) struct ZeroGradientSpan {
 /// The epochs are validated when added (see [`push`](TrainingHistory::push)), so every epoch
 /// has the same layers in the same order and each layer keeps its size; detectors rely on it.
 #[derive(Debug, Clone, Default, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(try_from = "json::HistoryFile"))]
 pub struct TrainingHistory {
     epochs: Vec<EpochRecord>,
     layer_counts: Vec<LayerCounts>,
