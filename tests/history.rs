@@ -451,3 +451,21 @@ fn relative_update_column_mirrors_the_records() {
     assert_eq!(history.non_finite_values().len(), 1);
     assert_eq!(history.non_finite_values()[0].epoch, 2);
 }
+
+#[test]
+fn a_history_equals_itself_when_updates_are_missing() {
+    // The first epoch has no relative update: the history must still equal its clone.
+    let mut recorder = vanishing_gradient::history::Recorder::new();
+    for loss in [1.0, 0.5] {
+        let mut epoch = recorder.epoch(loss);
+        epoch.layer("a").unwrap().weights(&[1.0f32, 2.0]).unwrap();
+        epoch.finish().unwrap();
+    }
+    let history = recorder.into_history();
+    assert_eq!(history, history.clone());
+    let mut other = vanishing_gradient::history::Recorder::new();
+    let mut epoch = other.epoch(1.0);
+    epoch.layer("a").unwrap().weights(&[1.0f32, 2.0]).unwrap();
+    epoch.finish().unwrap();
+    assert_ne!(history, other.into_history());
+}

@@ -361,13 +361,22 @@ pub(crate) struct ZeroGradientSpan {
 ///
 /// The epochs are validated when added (see [`push`](TrainingHistory::push)), so every epoch
 /// has the same layers in the same order and each layer keeps its size; detectors rely on it.
-#[derive(Debug, Clone, Default, PartialEq)]
+///
+/// Two histories are equal when their epochs are (the derived columns follow from them); as
+/// with `f64`, a NaN recorded anywhere makes a history unequal to itself.
+#[derive(Debug, Clone, Default)]
 #[cfg_attr(feature = "serde", derive(serde::Deserialize))]
 #[cfg_attr(feature = "serde", serde(try_from = "json::HistoryFile"))]
 pub struct TrainingHistory {
     epochs: Vec<EpochRecord>,
     layer_counts: Vec<LayerCounts>,
     non_finite: Vec<NonFiniteValue>,
+}
+
+impl PartialEq for TrainingHistory {
+    fn eq(&self, other: &Self) -> bool {
+        self.epochs == other.epochs
+    }
 }
 
 fn history_error(epoch: usize, layer: Option<&str>, reason: String) -> Error {
