@@ -29,6 +29,9 @@
 //!     sums, dead-unit counts, gradient and weight norms, the maximum gradient), driven by an
 //!     SGD that does not sum the squared change. The public API has no switch to turn the
 //!     report off; this replica estimates what the report costs without touching `src/`.
+//! - `matmul_only/<config>/<dtype>`: only the step's matrix products (same shapes, faer
+//!   sequential, as `src/matmul.rs` calls it), like the peer script's `--matmul-only`: the
+//!   GEMM-bound ceiling of the crate's step.
 //!
 //! Run: `cargo bench --bench training_step` (a few minutes on 2 cores); filter with e.g.
 //! `cargo bench --bench training_step -- train_step/`.
@@ -172,12 +175,17 @@ impl PeerConfig {
         let mut builder = NetworkBuilder::<T>::new(self.input_width);
         let count = like.layers().len();
         for (index, layer) in like.layers().iter().enumerate() {
-            let activation: Box<dyn Activation<T>> = if index + 1 == count {
-                Box::new(Identity)
+            let layer = layer.as_ref();
+            let lean: Box<dyn Layer<T>> = if index + 1 == count {
+                Box::new(LeanDense::copy_of(layer, Identity))
             } else {
-                self.hidden_activation()
+                match self.activation {
+                    HiddenActivation::Sigmoid => Box::new(LeanDense::copy_of(layer, Sigmoid)),
+                    HiddenActivation::Relu => Box::new(LeanDense::copy_of(layer, Relu)),
+                    HiddenActivation::Tanh => Box::new(LeanDense::copy_of(layer, Tanh)),
+                }
             };
-            builder = builder.layer(Box::new(LeanDense::copy_of(layer.as_ref(), activation)));
+            builder = builder.layer(lean);
         }
         builder = match self.loss {
             LossKind::Mse => builder.loss(Mse),
@@ -214,21 +222,25 @@ impl PeerConfig {
 /// A copy of the crate's `Dense` layer without any of the statistics the `GradientReport`
 /// needs: same storage (column-major nalgebra matrices, one row per sample), same faer GEMM
 /// calls (sequential), same element-wise loops. Only for measuring what the report costs.
+///
+/// The activation is a type parameter: the crate's `Dense` makes one dynamic call per column
+/// (`scale_by_derivative`, whose loop is then static), so a per-element dynamic call here would
+/// make the replica slower for a reason that has nothing to do with the report.
 #[derive(Debug)]
-struct LeanDense<T: RealField + Copy> {
+struct LeanDense<T: RealField + Copy, A: Activation<T>> {
     name: String,
     weights: DMatrix<T>,
     bias: DVector<T>,
-    activation: Box<dyn Activation<T>>,
+    activation: A,
     weight_grad: DMatrix<T>,
     bias_grad: DVector<T>,
     pre_activation: DMatrix<T>,
     output: DMatrix<T>,
 }
 
-impl<T: RealField + Copy> LeanDense<T> {
+impl<T: RealField + Copy, A: Activation<T>> LeanDense<T, A> {
     /// Copies the weights and bias of a crate layer (`parameters()` gives them column-major).
-    fn copy_of(layer: &dyn Layer<T>, activation: Box<dyn Activation<T>>) -> Self {
+    fn copy_of(layer: &dyn Layer<T>, activation: A) -> Self {
         let parameters = layer.parameters();
         let find = |name: &str| {
             parameters
@@ -308,7 +320,7 @@ fn view<F: faer::traits::RealField>(m: &DMatrix<F>, transposed: bool) -> faer::M
     }
 }
 
-impl<T: RealField + Copy> Layer<T> for LeanDense<T> {
+impl<T: RealField + Copy, A: Activation<T> + 'static> Layer<T> for LeanDense<T, A> {
     fn name(&self) -> &str {
         &self.name
     }
@@ -445,7 +457,8 @@ fn max_parameter_difference<T: RealField + Copy>(a: &Network<T>, b: &Network<T>)
                     nalgebra::try_convert(y).unwrap_or(f64::NAN),
                 );
                 let difference = (x - y).abs() / x.abs().max(1e-30);
-                if !(difference <= worst) {
+                // A NaN difference wins, so a diverging replica cannot hide behind it.
+                if difference.is_nan() || difference > worst {
                     worst = difference;
                 }
             }
@@ -455,6 +468,31 @@ fn max_parameter_difference<T: RealField + Copy>(a: &Network<T>, b: &Network<T>)
 }
 
 // ------------------------------------------------------------------------ benchmarks
+
+/// Time this thread has spent on a CPU, in ns (Linux: first field of
+/// `/proc/thread-self/schedstat`); `None` where that file does not exist.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Runs one benchmark and prints `# cpu-share <id> <share>`: the share of the wall time this
+/// thread was on a CPU (warm-up and analysis included). 1.00 means it had a core to itself;
+/// on a shared machine a lower share scales the measured steps/s down. The kernel updates
+/// this counter at scheduler ticks, so it is only meaningful over seconds (a real benchmark
+/// run), not in `cargo test --benches`, where it can read above 1.
+fn with_cpu_share(id: &str, run: impl FnOnce()) {
+    let (wall, cpu) = (std::time::Instant::now(), thread_cpu_ns());
+    run();
+    if let (Some(start), Some(end)) = (cpu, thread_cpu_ns()) {
+        let share = end.saturating_sub(start) as f64 / 1e9 / wall.elapsed().as_secs_f64();
+        eprintln!("# cpu-share {id} {share:.2}");
+    }
+}
 
 fn configure<M: criterion::measurement::Measurement>(group: &mut criterion::BenchmarkGroup<'_, M>) {
     // Flat sampling: every sample runs the same number of steps; right for steps of 1-100 ms.
@@ -472,13 +510,15 @@ fn bench_train_step_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
         let mut network = config.network::<T>();
         let (x, y) = config.batch::<T>();
         let mut sgd = Sgd::new(LEARNING_RATE).unwrap_or_else(|e| panic!("{e}"));
-        group.bench_function(BenchmarkId::new(config.name, dtype), |b| {
-            b.iter(|| {
-                let report = network
-                    .train_step(black_box(&x), black_box(&y), &mut sgd)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                black_box(report.loss)
-            })
+        with_cpu_share(&format!("train_step/{}/{dtype}", config.name), || {
+            group.bench_function(BenchmarkId::new(config.name, dtype), |b| {
+                b.iter(|| {
+                    let report = network
+                        .train_step(black_box(&x), black_box(&y), &mut sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
         });
     }
     group.finish();
@@ -512,33 +552,112 @@ fn bench_breakdown_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
         );
 
         let mut network = config.network::<T>();
-        group.bench_function(BenchmarkId::new(&id, "backward"), |b| {
-            b.iter(|| {
-                let report = network
-                    .backward(black_box(&x), black_box(&y))
-                    .unwrap_or_else(|e| panic!("{e}"));
-                black_box(report.loss)
-            })
+        with_cpu_share(&format!("breakdown/{id}/backward"), || {
+            group.bench_function(BenchmarkId::new(&id, "backward"), |b| {
+                b.iter(|| {
+                    let report = network
+                        .backward(black_box(&x), black_box(&y))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
         });
         let mut network = config.network::<T>();
-        group.bench_function(BenchmarkId::new(&id, "train_step"), |b| {
-            b.iter(|| {
-                let report = network
-                    .train_step(black_box(&x), black_box(&y), &mut sgd)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                black_box(report.loss)
-            })
+        with_cpu_share(&format!("breakdown/{id}/train_step"), || {
+            group.bench_function(BenchmarkId::new(&id, "train_step"), |b| {
+                b.iter(|| {
+                    let report = network
+                        .train_step(black_box(&x), black_box(&y), &mut sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
         });
-        group.bench_function(BenchmarkId::new(&id, "train_step_without_report"), |b| {
-            b.iter(|| {
-                let report = lean
-                    .train_step(black_box(&x), black_box(&y), &mut lean_sgd)
-                    .unwrap_or_else(|e| panic!("{e}"));
-                black_box(report.loss)
-            })
+        with_cpu_share(&format!("breakdown/{id}/train_step_without_report"), || {
+            group.bench_function(BenchmarkId::new(&id, "train_step_without_report"), |b| {
+                b.iter(|| {
+                    let report = lean
+                        .train_step(black_box(&x), black_box(&y), &mut lean_sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
         });
     }
     group.finish();
+}
+
+/// The buffers of the step's matrix products: activations `A[l]` (`B x w_l`), weights,
+/// pre-activation gradients `D[l]` and weight gradients, filled with constants (the values do
+/// not matter for GEMM speed as long as they stay normal floating-point numbers).
+struct MatmulOnly<T: RealField + Copy> {
+    activations: Vec<DMatrix<T>>,
+    weights: Vec<DMatrix<T>>,
+    deltas: Vec<DMatrix<T>>,
+    weight_grads: Vec<DMatrix<T>>,
+}
+
+impl<T: RealField + Copy> MatmulOnly<T> {
+    fn new(config: &PeerConfig) -> Self {
+        let widths = config.widths();
+        let small: T = nalgebra::convert(0.001);
+        let filled = |r, c| DMatrix::from_element(r, c, small);
+        Self {
+            activations: widths.iter().map(|&w| filled(config.batch, w)).collect(),
+            // 1 / fan-in keeps every activation at 0.001: no overflow, no subnormals.
+            weights: widths
+                .windows(2)
+                .map(|w| DMatrix::from_element(w[0], w[1], nalgebra::convert(1.0 / w[0] as f64)))
+                .collect(),
+            deltas: widths.iter().map(|&w| filled(config.batch, w)).collect(),
+            weight_grads: widths.windows(2).map(|w| filled(w[0], w[1])).collect(),
+        }
+    }
+
+    /// Forward `A[l+1] = A[l] W[l]`; backward `dW[l] = A[l]^T D[l+1]` and, except for the first
+    /// layer, `D[l] = D[l+1] W[l]^T`.
+    fn run(&mut self) {
+        let layers = self.weights.len();
+        for l in 0..layers {
+            let (before, after) = self.activations.split_at_mut(l + 1);
+            multiply_into(&mut after[0], &before[l], false, &self.weights[l], false);
+        }
+        for l in (0..layers).rev() {
+            multiply_into(
+                &mut self.weight_grads[l],
+                &self.activations[l],
+                true,
+                &self.deltas[l + 1],
+                false,
+            );
+            if l > 0 {
+                let (before, after) = self.deltas.split_at_mut(l + 1);
+                multiply_into(&mut before[l], &after[0], false, &self.weights[l], true);
+            }
+        }
+    }
+}
+
+fn bench_matmul_only_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
+    let mut group = c.benchmark_group("matmul_only");
+    configure(&mut group);
+    for config in CONFIGS {
+        let mut buffers = MatmulOnly::<T>::new(&config);
+        with_cpu_share(&format!("matmul_only/{}/{dtype}", config.name), || {
+            group.bench_function(BenchmarkId::new(config.name, dtype), |b| {
+                b.iter(|| {
+                    buffers.run();
+                    black_box(&buffers.weight_grads);
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+fn matmul_only(c: &mut Criterion) {
+    bench_matmul_only_typed::<f32>(c, "f32");
+    bench_matmul_only_typed::<f64>(c, "f64");
 }
 
 fn train_step(c: &mut Criterion) {
@@ -560,5 +679,5 @@ fn breakdown(c: &mut Criterion) {
     bench_breakdown_typed::<f64>(c, "f64");
 }
 
-criterion_group!(benches, train_step, breakdown);
+criterion_group!(benches, train_step, breakdown, matmul_only);
 criterion_main!(benches);

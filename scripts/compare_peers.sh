@@ -3,11 +3,12 @@
 # on the same machine, side by side: see docs/performance.md.
 #
 # Steps: (1) a Python venv OUTSIDE the repository with numpy, jax[cpu] and threadpoolctl from
-# PyPI; (2) the peer script (numpy, numpy --matmul-only, jax) writing JSON into a temp dir;
-# (3) `cargo bench --bench training_step`; (4) one table: config x dtype -> crate / numpy / JAX
-# steps/s, ratios, crate GFLOP/s (the peer script's matmul FLOP count), and the numpy
-# matmul-only GFLOP/s as the practical GEMM ceiling; then the crate's breakdown (backward,
-# train_step, train_step without the report).
+# PyPI; (2) the peer script writing JSON into a temp dir: numpy and JAX on every core (their
+# default), numpy on one thread (OPENBLAS_NUM_THREADS=1, as the crate's sequential GEMM), and
+# numpy --matmul-only on two and on one thread (the GEMM ceiling); (3) `cargo bench --bench
+# training_step`; (4) one table: config x dtype -> crate / numpy / JAX steps/s, ratios, GFLOP/s
+# (the peer script's matmul FLOP count); a GEMM table (crate matmul-only vs numpy
+# matmul-only); and the crate's breakdown (backward, train_step, train_step without report).
 #
 # Not part of CI. Takes about 10 minutes on 2 cores.
 #
@@ -74,6 +75,12 @@ if [[ "$SKIP_PEERS" != 1 ]]; then
     "$PY" "$PEER_SCRIPT" --impl numpy --matmul-only --samples "$SAMPLES" "${wait_flag[@]}" --json "$OUT_DIR/numpy_matmul.json"
     note "peer: jax -> $OUT_DIR/jax.json"
     "$PY" "$PEER_SCRIPT" --impl jax --samples "$SAMPLES" "${wait_flag[@]}" --json "$OUT_DIR/jax.json"
+    note "peer: numpy, one thread (OPENBLAS_NUM_THREADS=1) -> $OUT_DIR/numpy_1t.json"
+    OPENBLAS_NUM_THREADS=1 "$PY" "$PEER_SCRIPT" --impl numpy --samples "$SAMPLES" "${wait_flag[@]}" \
+        --label 1thread --json "$OUT_DIR/numpy_1t.json"
+    note "peer: numpy --matmul-only, one thread -> $OUT_DIR/numpy_matmul_1t.json"
+    OPENBLAS_NUM_THREADS=1 "$PY" "$PEER_SCRIPT" --impl numpy --matmul-only --samples "$SAMPLES" "${wait_flag[@]}" \
+        --label 1thread --json "$OUT_DIR/numpy_matmul_1t.json"
 fi
 for f in numpy.json jax.json; do
     [[ -f "$OUT_DIR/$f" ]] || die "$OUT_DIR/$f is missing (peer run failed or SKIP_PEERS=1 without results)"
@@ -84,7 +91,7 @@ BENCH_START=$(date +%s)
 if [[ "$SKIP_BENCH" != 1 ]]; then
     note "crate: cargo bench --bench training_step ${BENCH_ARGS:+-- $BENCH_ARGS}"
     # shellcheck disable=SC2086 # BENCH_ARGS is meant to split into words
-    (cd "$REPO_DIR" && cargo bench --bench training_step -- $BENCH_ARGS) | tee "$OUT_DIR/criterion.txt" \
+    (cd "$REPO_DIR" && cargo bench --bench training_step -- $BENCH_ARGS) 2>&1 | tee "$OUT_DIR/criterion.txt" \
         || die "cargo bench failed (see $OUT_DIR/criterion.txt)"
 else
     BENCH_START=0
@@ -126,6 +133,17 @@ def criterion_median_s(*parts):
 
 
 numpy_r, jax_r, matmul_r = load_peer("numpy.json"), load_peer("jax.json"), load_peer("numpy_matmul.json")
+numpy1_r, matmul1_r = load_peer("numpy_1t.json"), load_peer("numpy_matmul_1t.json")
+
+# "# cpu-share <id> <share>" lines that the bench prints to stderr (share of wall time on a CPU)
+cpu_share = {}
+criterion_txt = os.path.join(out_dir, "criterion.txt")
+if os.path.exists(criterion_txt):
+    with open(criterion_txt) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 4 and parts[:2] == ["#", "cpu-share"]:
+                cpu_share[parts[2]] = float(parts[3])
 
 
 def fmt(v, spec):
@@ -137,8 +155,8 @@ def ratio(a, b):
 
 
 print("\n## One training step, median steps/s (crate: criterion median; peers: median of samples)\n")
-print("| config | dtype | crate | numpy | JAX | crate/JAX | crate/numpy | crate GFLOP/s | numpy GFLOP/s | JAX GFLOP/s | numpy matmul-only GFLOP/s | peer contention (numpy/JAX) |")
-print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+print("| config | dtype | crate (1 thread) | numpy | JAX | numpy 1 thread | crate/JAX | crate/numpy | crate/numpy 1 thread | crate GFLOP/s | numpy GFLOP/s | JAX GFLOP/s | CPU/wall crate / numpy / JAX / numpy 1t |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 for config in peer.CONFIGS:
     flops = peer.step_flops(peer.CONFIGS[config])
     for dtype in ("f32", "f64"):
@@ -146,12 +164,28 @@ for config in peer.CONFIGS:
         crate = None if t is None else 1.0 / t
         n = numpy_r.get((config, dtype), {}).get("median_steps_s")
         j = jax_r.get((config, dtype), {}).get("median_steps_s")
-        m = matmul_r.get((config, dtype), {}).get("median_steps_s")
+        n1 = numpy1_r.get((config, dtype), {}).get("median_steps_s")
         gf = lambda s: None if s is None else s * flops / 1e9
-        others = "/".join(fmt(r.get((config, dtype), {}).get("other_procs_cpu_frac"), ".2f") for r in (numpy_r, jax_r))
-        print(f"| {config} | {dtype} | {fmt(crate, '.1f')} | {fmt(n, '.1f')} | {fmt(j, '.1f')} | "
-              f"{fmt(ratio(crate, j), '.2f')} | {fmt(ratio(crate, n), '.2f')} | {fmt(gf(crate), '.1f')} | "
-              f"{fmt(gf(n), '.1f')} | {fmt(gf(j), '.1f')} | {fmt(gf(m), '.1f')} | {others} |")
+        shares = [cpu_share.get(f"train_step/{config}/{dtype}")] + [
+            r.get((config, dtype), {}).get("cpu_over_wall") for r in (numpy_r, jax_r, numpy1_r)]
+        others = " / ".join(fmt(v, ".2f") for v in shares)
+        print(f"| {config} | {dtype} | {fmt(crate, '.1f')} | {fmt(n, '.1f')} | {fmt(j, '.1f')} | {fmt(n1, '.1f')} | "
+              f"{fmt(ratio(crate, j), '.2f')} | {fmt(ratio(crate, n), '.2f')} | {fmt(ratio(crate, n1), '.2f')} | "
+              f"{fmt(gf(crate), '.1f')} | {fmt(gf(n), '.1f')} | {fmt(gf(j), '.1f')} | {others} |")
+
+print("\n## Only the step's matmuls, GFLOP/s (the GEMM ceiling of each step)\n")
+print("| config | dtype | crate full step | crate matmul-only (faer, 1 thread) | numpy matmul-only, 1 thread | numpy matmul-only, 2 threads | crate matmul time share of its step |")
+print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+for config in peer.CONFIGS:
+    flops = peer.step_flops(peer.CONFIGS[config])
+    for dtype in ("f32", "f64"):
+        t = criterion_median_s("train_step", config, dtype)
+        tm = criterion_median_s("matmul_only", config, dtype)
+        gf_t = lambda s: None if s is None else flops / s / 1e9
+        m1 = matmul1_r.get((config, dtype), {}).get("median_gflops")
+        m2 = matmul_r.get((config, dtype), {}).get("median_gflops")
+        share = None if t is None or tm is None else tm / t * 100
+        print(f"| {config} | {dtype} | {fmt(gf_t(t), '.1f')} | {fmt(gf_t(tm), '.1f')} | {fmt(m1, '.1f')} | {fmt(m2, '.1f')} | {fmt(share, '.0f')} % |")
 
 print("\n## Crate breakdown (measured back to back), median ms per call\n")
 print("| config | dtype | backward | train_step | train_step without report | report share of the step |")
@@ -164,7 +198,10 @@ for config in peer.CONFIGS:
         ms = lambda v: None if v is None else v * 1e3
         print(f"| {config} | {dtype} | {fmt(ms(b), '.3f')} | {fmt(ms(s), '.3f')} | {fmt(ms(lean), '.3f')} | {fmt(share, '.1f')} % |")
 
-print(f"\n(peer threads: numpy/OpenBLAS and JAX/XLA use every core they see; the crate's GEMM is faer, sequential.)")
+print("\nCPU/wall: CPU time the benchmark got per wall second (crate: its one thread; peers: the whole")
+print("process, up to 2.00 with two threads). Under 1.00 for a single thread means other processes")
+print("took the core part of the time and the steps/s above are scaled down accordingly.")
+print("(peer threads: numpy/OpenBLAS and JAX/XLA use every core they see; the crate's GEMM is faer, sequential.)")
 print(f"(JSON and criterion output in {out_dir})")
 PYTHON
 note "done; results kept in $OUT_DIR"
