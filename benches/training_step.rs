@@ -1,0 +1,683 @@
+//! One full training step (forward, loss, backward, plain SGD with learning rate 0.01 on every
+//! weight and bias) for the three configurations of the peer benchmark
+//! (`/work/shared/peers/mlp_step_bench.py`, numpy and JAX), in `f32` and `f64`.
+//!
+//! | config | layers | hidden activation | init | loss | batch |
+//! | --- | --- | --- | --- | --- | --- |
+//! | deep-narrow | 64 -> 20 hidden x 64 -> 10 | sigmoid | Glorot uniform | MSE | 32 |
+//! | mnist-mlp | 784-512-512-512-10 | ReLU | He normal | softmax CE (one-hot) | 128 |
+//! | wide | 1024-1024-1024-1024-10 | tanh | Glorot uniform | softmax CE (one-hot) | 256 |
+//!
+//! The output layer is linear (identity) with the hidden layers' initialiser; biases start at
+//! zero. Data is drawn once from a fixed seed: `x` standard normal, MSE targets standard normal,
+//! cross-entropy labels uniform in `0..10` turned into one-hot rows (the same distributions as
+//! the peer script, not the same numbers: numpy's generator is not reproduced here).
+//!
+//! Groups (each benchmark counts one step as one "element", so criterion prints steps/s as
+//! `thrpt`):
+//!
+//! - `train_step/<config>/<dtype>`: `Network::train_step` with `Sgd::new(0.01)`; the figure to
+//!   compare with the peers (`scripts/compare_peers.sh`).
+//! - `breakdown/<config>-<dtype>/{backward,train_step,train_step_without_report}`, measured
+//!   back to back so their ratios hold on a noisy machine:
+//!   - `backward`: `Network::backward` alone (forward, loss, backward and the report's
+//!     statistics, no optimizer);
+//!   - `train_step`: as above;
+//!   - `train_step_without_report`: the same step on a network of [`LeanDense`] layers, a copy
+//!     of the crate's `Dense` made here with the same GEMM calls (faer, sequential) and the
+//!     same element-wise loops, minus every statistic the `GradientReport` needs (derivative
+//!     sums, dead-unit counts, gradient and weight norms, the maximum gradient), driven by an
+//!     SGD that does not sum the squared change. The public API has no switch to turn the
+//!     report off; this replica estimates what the report costs without touching `src/`.
+//! - `matmul_only/<config>/<dtype>`: only the step's matrix products (same shapes, faer
+//!   sequential, as `src/matmul.rs` calls it), like the peer script's `--matmul-only`: the
+//!   GEMM-bound ceiling of the crate's step.
+//!
+//! Run: `cargo bench --bench training_step` (a few minutes on 2 cores); filter with e.g.
+//! `cargo bench --bench training_step -- train_step/`.
+
+use std::any::Any;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use nalgebra::{DMatrix, DVector, RealField};
+use rand::Rng;
+use rand_distr::StandardNormal;
+use vanishing_gradient::layer::{BackwardStats, Layer, ParameterMut, ParameterView};
+use vanishing_gradient::loss::{one_hot, SoftmaxCrossEntropy};
+use vanishing_gradient::prelude::*;
+
+/// Learning rate of the peer benchmark.
+const LEARNING_RATE: f64 = 0.01;
+/// Seed of the weight initialisation.
+const WEIGHT_SEED: u64 = 0;
+/// Seed of the data.
+const DATA_SEED: u64 = 1;
+/// Classes (output width) of every configuration.
+const CLASSES: usize = 10;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum HiddenActivation {
+    Sigmoid,
+    Relu,
+    Tanh,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum LossKind {
+    Mse,
+    SoftmaxCrossEntropy,
+}
+
+/// One configuration of the peer benchmark.
+#[derive(Debug, Clone, Copy)]
+struct PeerConfig {
+    name: &'static str,
+    input_width: usize,
+    hidden_width: usize,
+    hidden_layers: usize,
+    activation: HiddenActivation,
+    loss: LossKind,
+    batch: usize,
+}
+
+const CONFIGS: [PeerConfig; 3] = [
+    PeerConfig {
+        name: "deep-narrow",
+        input_width: 64,
+        hidden_width: 64,
+        hidden_layers: 20,
+        activation: HiddenActivation::Sigmoid,
+        loss: LossKind::Mse,
+        batch: 32,
+    },
+    PeerConfig {
+        name: "mnist-mlp",
+        input_width: 784,
+        hidden_width: 512,
+        hidden_layers: 3,
+        activation: HiddenActivation::Relu,
+        loss: LossKind::SoftmaxCrossEntropy,
+        batch: 128,
+    },
+    PeerConfig {
+        name: "wide",
+        input_width: 1024,
+        hidden_width: 1024,
+        hidden_layers: 3,
+        activation: HiddenActivation::Tanh,
+        loss: LossKind::SoftmaxCrossEntropy,
+        batch: 256,
+    },
+];
+
+impl PeerConfig {
+    /// Layer widths from the input to the output.
+    fn widths(&self) -> Vec<usize> {
+        let mut widths = vec![self.input_width];
+        widths.extend(std::iter::repeat_n(self.hidden_width, self.hidden_layers));
+        widths.push(CLASSES);
+        widths
+    }
+
+    /// The matmul FLOPs of one step, counted as the peer script does: per layer `2 B in out`
+    /// forward, the same for dW, the same for dX except at the first layer.
+    fn step_flops(&self) -> u64 {
+        let widths = self.widths();
+        widths
+            .windows(2)
+            .enumerate()
+            .map(|(l, w)| 2 * (self.batch * w[0] * w[1]) as u64 * if l > 0 { 3 } else { 2 })
+            .sum()
+    }
+
+    fn weight_init(&self) -> Init {
+        match self.activation {
+            HiddenActivation::Relu => Init::he_normal(),
+            HiddenActivation::Sigmoid | HiddenActivation::Tanh => Init::glorot_uniform(),
+        }
+    }
+
+    fn hidden_activation<T: RealField + Copy>(&self) -> Box<dyn Activation<T>> {
+        match self.activation {
+            HiddenActivation::Sigmoid => Box::new(Sigmoid),
+            HiddenActivation::Relu => Box::new(Relu),
+            HiddenActivation::Tanh => Box::new(Tanh),
+        }
+    }
+
+    /// The network as a user of the crate builds it.
+    fn network<T: RealField + Copy>(&self) -> Network<T> {
+        let mut builder = NetworkBuilder::<T>::new(self.input_width);
+        for _ in 0..self.hidden_layers {
+            builder = builder.dense_boxed(
+                self.hidden_width,
+                self.hidden_activation(),
+                Some(self.weight_init()),
+            );
+        }
+        builder = builder.dense_with_init(CLASSES, Identity, self.weight_init());
+        builder = match self.loss {
+            LossKind::Mse => builder.loss(Mse),
+            LossKind::SoftmaxCrossEntropy => builder.loss(SoftmaxCrossEntropy),
+        };
+        builder
+            .seed(WEIGHT_SEED)
+            .build()
+            .unwrap_or_else(|e| panic!("building {}: {e}", self.name))
+    }
+
+    /// The same network (same initial weights) made of [`LeanDense`] layers.
+    fn lean_network<T: RealField + Copy>(&self, like: &Network<T>) -> Network<T> {
+        let mut builder = NetworkBuilder::<T>::new(self.input_width);
+        let count = like.layers().len();
+        for (index, layer) in like.layers().iter().enumerate() {
+            let layer = layer.as_ref();
+            let lean: Box<dyn Layer<T>> = if index + 1 == count {
+                Box::new(LeanDense::copy_of(layer, Identity))
+            } else {
+                match self.activation {
+                    HiddenActivation::Sigmoid => Box::new(LeanDense::copy_of(layer, Sigmoid)),
+                    HiddenActivation::Relu => Box::new(LeanDense::copy_of(layer, Relu)),
+                    HiddenActivation::Tanh => Box::new(LeanDense::copy_of(layer, Tanh)),
+                }
+            };
+            builder = builder.layer(lean);
+        }
+        builder = match self.loss {
+            LossKind::Mse => builder.loss(Mse),
+            LossKind::SoftmaxCrossEntropy => builder.loss(SoftmaxCrossEntropy),
+        };
+        builder
+            .build()
+            .unwrap_or_else(|e| panic!("building the lean {}: {e}", self.name))
+    }
+
+    /// A fixed-seed batch: `x` standard normal; targets standard normal (MSE) or one-hot rows
+    /// of uniform labels (cross-entropy).
+    fn batch<T: RealField + Copy>(&self) -> (DMatrix<T>, DMatrix<T>) {
+        let mut rng = vanishing_gradient::init::seeded_rng(DATA_SEED);
+        let normal = |rng: &mut rand_chacha::ChaCha8Rng| -> T {
+            nalgebra::convert(rng.sample::<f64, _>(StandardNormal))
+        };
+        let x = DMatrix::from_fn(self.batch, self.input_width, |_, _| normal(&mut rng));
+        let y = match self.loss {
+            LossKind::Mse => DMatrix::from_fn(self.batch, CLASSES, |_, _| normal(&mut rng)),
+            LossKind::SoftmaxCrossEntropy => {
+                let labels: Vec<usize> = (0..self.batch)
+                    .map(|_| rng.random_range(0..CLASSES))
+                    .collect();
+                one_hot(&labels, CLASSES).unwrap_or_else(|e| panic!("one-hot targets: {e}"))
+            }
+        };
+        (x, y)
+    }
+}
+
+// ------------------------------------------------------------------------ report-free replica
+
+/// A copy of the crate's `Dense` layer without any of the statistics the `GradientReport`
+/// needs: same storage (column-major nalgebra matrices, one row per sample), same faer GEMM
+/// calls (sequential), same element-wise loops. Only for measuring what the report costs.
+///
+/// The activation is a type parameter: the crate's `Dense` makes one dynamic call per column
+/// (`scale_by_derivative`, whose loop is then static), so a per-element dynamic call here would
+/// make the replica slower for a reason that has nothing to do with the report.
+#[derive(Debug)]
+struct LeanDense<T: RealField + Copy, A: Activation<T>> {
+    name: String,
+    weights: DMatrix<T>,
+    bias: DVector<T>,
+    activation: A,
+    weight_grad: DMatrix<T>,
+    bias_grad: DVector<T>,
+    pre_activation: DMatrix<T>,
+    output: DMatrix<T>,
+}
+
+impl<T: RealField + Copy, A: Activation<T>> LeanDense<T, A> {
+    /// Copies the weights and bias of a crate layer (`parameters()` gives them column-major).
+    fn copy_of(layer: &dyn Layer<T>, activation: A) -> Self {
+        let parameters = layer.parameters();
+        let find = |name: &str| {
+            parameters
+                .iter()
+                .find(|p| p.name == name)
+                .unwrap_or_else(|| panic!("layer {} has no {name}", layer.name()))
+        };
+        let weights = find("weights");
+        let bias = find("bias");
+        let (inputs, units) = weights.shape;
+        Self {
+            name: format!("lean-{}", layer.name()),
+            weights: DMatrix::from_column_slice(inputs, units, weights.value),
+            bias: DVector::from_column_slice(bias.value),
+            activation,
+            weight_grad: DMatrix::zeros(inputs, units),
+            bias_grad: DVector::zeros(units),
+            pre_activation: DMatrix::zeros(0, units),
+            output: DMatrix::zeros(0, units),
+        }
+    }
+}
+
+/// `out = op(a) op(b)` through faer, as `src/matmul.rs` does for `f32` and `f64`.
+fn multiply_into<T: RealField + Copy>(
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_t: bool,
+    b: &DMatrix<T>,
+    b_t: bool,
+) {
+    let done = faer_multiply::<f64, T>(out, a, a_t, b, b_t)
+        || faer_multiply::<f32, T>(out, a, a_t, b, b_t);
+    assert!(done, "the benchmark runs f32 and f64 only");
+}
+
+fn faer_multiply<F, T>(
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_t: bool,
+    b: &DMatrix<T>,
+    b_t: bool,
+) -> bool
+where
+    F: faer::traits::RealField + Copy + 'static,
+    T: RealField + Copy,
+{
+    let out_any: &mut dyn Any = out;
+    let (Some(out), Some(a), Some(b)) = (
+        out_any.downcast_mut::<DMatrix<F>>(),
+        (a as &dyn Any).downcast_ref::<DMatrix<F>>(),
+        (b as &dyn Any).downcast_ref::<DMatrix<F>>(),
+    ) else {
+        return false;
+    };
+    let (rows, cols) = out.shape();
+    let (lhs, rhs) = (view(a, a_t), view(b, b_t));
+    let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
+    faer::linalg::matmul::matmul(
+        dst,
+        faer::Accum::Replace,
+        lhs,
+        rhs,
+        F::one_impl(),
+        faer::Par::Seq,
+    );
+    true
+}
+
+/// A faer view of a column-major matrix, transposed (a stride swap) when asked.
+fn view<F: faer::traits::RealField>(m: &DMatrix<F>, transposed: bool) -> faer::MatRef<'_, F> {
+    let v = faer::MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols());
+    if transposed {
+        v.transpose()
+    } else {
+        v
+    }
+}
+
+impl<T: RealField + Copy, A: Activation<T> + 'static> Layer<T> for LeanDense<T, A> {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    fn activation_name(&self) -> &'static str {
+        self.activation.name()
+    }
+
+    fn input_width(&self) -> usize {
+        self.weights.nrows()
+    }
+
+    fn output_width(&self) -> usize {
+        self.weights.ncols()
+    }
+
+    fn weight_count(&self) -> usize {
+        self.weights.len()
+    }
+
+    fn forward(&mut self, input: &DMatrix<T>) -> vanishing_gradient::Result<&DMatrix<T>> {
+        let batch = input.nrows();
+        let units = self.output_width();
+        if self.pre_activation.nrows() != batch {
+            self.pre_activation = DMatrix::zeros(batch, units);
+            self.output = DMatrix::zeros(batch, units);
+        }
+        multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
+        for (mut column, &b) in self.pre_activation.column_iter_mut().zip(self.bias.iter()) {
+            column.add_scalar_mut(b);
+        }
+        self.activation
+            .value_slice(self.pre_activation.as_slice(), self.output.as_mut_slice());
+        Ok(&self.output)
+    }
+
+    fn output(&self) -> &DMatrix<T> {
+        &self.output
+    }
+
+    fn backward(
+        &mut self,
+        input: &DMatrix<T>,
+        output_grad: &mut DMatrix<T>,
+        input_grad: Option<&mut DMatrix<T>>,
+    ) -> vanishing_gradient::Result<BackwardStats> {
+        let batch = self.pre_activation.nrows();
+        for j in 0..self.output_width() {
+            let range = j * batch..(j + 1) * batch;
+            let grad = &mut output_grad.as_mut_slice()[range.clone()];
+            let pre = &self.pre_activation.as_slice()[range.clone()];
+            let post = &self.output.as_slice()[range];
+            let mut b = T::zero();
+            for ((g, &x), &y) in grad.iter_mut().zip(pre).zip(post) {
+                *g *= self.activation.derivative_from_value(x, y);
+                b += *g;
+            }
+            self.bias_grad[j] = b;
+        }
+        multiply_into(&mut self.weight_grad, input, true, output_grad, false);
+        if let Some(input_grad) = input_grad {
+            multiply_into(input_grad, output_grad, false, &self.weights, true);
+        }
+        Ok(BackwardStats::default())
+    }
+
+    fn parameters(&self) -> Vec<ParameterView<'_, T>> {
+        vec![
+            ParameterView {
+                name: "weights",
+                shape: self.weights.shape(),
+                value: self.weights.as_slice(),
+                grad: self.weight_grad.as_slice(),
+            },
+            ParameterView {
+                name: "bias",
+                shape: (self.bias.len(), 1),
+                value: self.bias.as_slice(),
+                grad: self.bias_grad.as_slice(),
+            },
+        ]
+    }
+
+    fn visit_parameters_mut(&mut self, visit: &mut dyn FnMut(ParameterMut<'_, T>)) {
+        visit(ParameterMut {
+            name: "weights",
+            value: self.weights.as_mut_slice(),
+            grad: self.weight_grad.as_mut_slice(),
+        });
+        visit(ParameterMut {
+            name: "bias",
+            value: self.bias.as_mut_slice(),
+            grad: self.bias_grad.as_mut_slice(),
+        });
+    }
+}
+
+/// `p -= lr g` without summing the squared change (which only feeds the report's update ratio).
+#[derive(Debug)]
+struct LeanSgd {
+    learning_rate: f64,
+}
+
+impl<T: RealField + Copy> Optimizer<T> for LeanSgd {
+    fn name(&self) -> &'static str {
+        "lean-sgd"
+    }
+
+    fn update(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> T {
+        let learning_rate: T = nalgebra::convert(self.learning_rate);
+        for (p, &g) in value.iter_mut().zip(grad) {
+            *p -= learning_rate * g;
+        }
+        T::zero()
+    }
+
+    fn learning_rate(&self) -> f64 {
+        self.learning_rate
+    }
+
+    fn set_learning_rate(&mut self, learning_rate: f64) {
+        self.learning_rate = learning_rate;
+    }
+}
+
+/// Largest relative difference between the parameters of two networks of the same shape.
+fn max_parameter_difference<T: RealField + Copy>(a: &Network<T>, b: &Network<T>) -> f64 {
+    let mut worst = 0.0_f64;
+    for (la, lb) in a.layers().iter().zip(b.layers()) {
+        for (pa, pb) in la.parameters().iter().zip(lb.parameters().iter()) {
+            for (&x, &y) in pa.value.iter().zip(pb.value) {
+                let (x, y): (f64, f64) = (
+                    nalgebra::try_convert(x).unwrap_or(f64::NAN),
+                    nalgebra::try_convert(y).unwrap_or(f64::NAN),
+                );
+                let difference = (x - y).abs() / x.abs().max(1e-30);
+                // A NaN difference wins, so a diverging replica cannot hide behind it.
+                if difference.is_nan() || difference > worst {
+                    worst = difference;
+                }
+            }
+        }
+    }
+    worst
+}
+
+// ------------------------------------------------------------------------ benchmarks
+
+/// Time this thread has spent on a CPU, in ns (Linux: first field of
+/// `/proc/thread-self/schedstat`); `None` where that file does not exist.
+fn thread_cpu_ns() -> Option<u64> {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Runs one benchmark and prints `# cpu-share <id> <share>`: the share of the wall time this
+/// thread was on a CPU (warm-up and analysis included). 1.00 means it had a core to itself;
+/// on a shared machine a lower share scales the measured steps/s down. The kernel updates
+/// this counter at scheduler ticks, so it is only meaningful over seconds (a real benchmark
+/// run), not in `cargo test --benches`, where it can read above 1.
+fn with_cpu_share(id: &str, run: impl FnOnce()) {
+    let (wall, cpu) = (std::time::Instant::now(), thread_cpu_ns());
+    run();
+    if let (Some(start), Some(end)) = (cpu, thread_cpu_ns()) {
+        let share = end.saturating_sub(start) as f64 / 1e9 / wall.elapsed().as_secs_f64();
+        eprintln!("# cpu-share {id} {share:.2}");
+    }
+}
+
+fn configure<M: criterion::measurement::Measurement>(group: &mut criterion::BenchmarkGroup<'_, M>) {
+    // Flat sampling: every sample runs the same number of steps; right for steps of 1-100 ms.
+    group.sampling_mode(SamplingMode::Flat);
+    group.sample_size(15);
+    group.warm_up_time(Duration::from_secs(1));
+    group.measurement_time(Duration::from_secs(3));
+    group.throughput(Throughput::Elements(1));
+}
+
+fn bench_train_step_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
+    let mut group = c.benchmark_group("train_step");
+    configure(&mut group);
+    for config in CONFIGS {
+        let mut network = config.network::<T>();
+        let (x, y) = config.batch::<T>();
+        let mut sgd = Sgd::new(LEARNING_RATE).unwrap_or_else(|e| panic!("{e}"));
+        with_cpu_share(&format!("train_step/{}/{dtype}", config.name), || {
+            group.bench_function(BenchmarkId::new(config.name, dtype), |b| {
+                b.iter(|| {
+                    let report = network
+                        .train_step(black_box(&x), black_box(&y), &mut sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+fn bench_breakdown_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
+    let mut group = c.benchmark_group("breakdown");
+    configure(&mut group);
+    for config in CONFIGS {
+        let id = format!("{}-{dtype}", config.name);
+        let (x, y) = config.batch::<T>();
+
+        // The replica must take exactly the crate's step, or its timing means nothing.
+        let mut reference = config.network::<T>();
+        let mut lean = config.lean_network(&reference);
+        let mut sgd = Sgd::new(LEARNING_RATE).unwrap_or_else(|e| panic!("{e}"));
+        let mut lean_sgd = LeanSgd {
+            learning_rate: LEARNING_RATE,
+        };
+        for _ in 0..2 {
+            reference
+                .train_step(&x, &y, &mut sgd)
+                .unwrap_or_else(|e| panic!("{e}"));
+            lean.train_step(&x, &y, &mut lean_sgd)
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        let difference = max_parameter_difference(&reference, &lean);
+        assert!(
+            difference <= 1e-5,
+            "{id}: the report-free replica diverges from the crate's step (relative difference {difference:e})"
+        );
+
+        let mut network = config.network::<T>();
+        with_cpu_share(&format!("breakdown/{id}/backward"), || {
+            group.bench_function(BenchmarkId::new(&id, "backward"), |b| {
+                b.iter(|| {
+                    let report = network
+                        .backward(black_box(&x), black_box(&y))
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
+        });
+        let mut network = config.network::<T>();
+        with_cpu_share(&format!("breakdown/{id}/train_step"), || {
+            group.bench_function(BenchmarkId::new(&id, "train_step"), |b| {
+                b.iter(|| {
+                    let report = network
+                        .train_step(black_box(&x), black_box(&y), &mut sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
+        });
+        with_cpu_share(&format!("breakdown/{id}/train_step_without_report"), || {
+            group.bench_function(BenchmarkId::new(&id, "train_step_without_report"), |b| {
+                b.iter(|| {
+                    let report = lean
+                        .train_step(black_box(&x), black_box(&y), &mut lean_sgd)
+                        .unwrap_or_else(|e| panic!("{e}"));
+                    black_box(report.loss)
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+/// The buffers of the step's matrix products: activations `A[l]` (`B x w_l`), weights,
+/// pre-activation gradients `D[l]` and weight gradients, filled with constants (the values do
+/// not matter for GEMM speed as long as they stay normal floating-point numbers).
+struct MatmulOnly<T: RealField + Copy> {
+    activations: Vec<DMatrix<T>>,
+    weights: Vec<DMatrix<T>>,
+    deltas: Vec<DMatrix<T>>,
+    weight_grads: Vec<DMatrix<T>>,
+}
+
+impl<T: RealField + Copy> MatmulOnly<T> {
+    fn new(config: &PeerConfig) -> Self {
+        let widths = config.widths();
+        let small: T = nalgebra::convert(0.001);
+        let filled = |r, c| DMatrix::from_element(r, c, small);
+        Self {
+            activations: widths.iter().map(|&w| filled(config.batch, w)).collect(),
+            // 1 / fan-in keeps every activation at 0.001: no overflow, no subnormals.
+            weights: widths
+                .windows(2)
+                .map(|w| DMatrix::from_element(w[0], w[1], nalgebra::convert(1.0 / w[0] as f64)))
+                .collect(),
+            deltas: widths.iter().map(|&w| filled(config.batch, w)).collect(),
+            weight_grads: widths.windows(2).map(|w| filled(w[0], w[1])).collect(),
+        }
+    }
+
+    /// Forward `A[l+1] = A[l] W[l]`; backward `dW[l] = A[l]^T D[l+1]` and, except for the first
+    /// layer, `D[l] = D[l+1] W[l]^T`.
+    fn run(&mut self) {
+        let layers = self.weights.len();
+        for l in 0..layers {
+            let (before, after) = self.activations.split_at_mut(l + 1);
+            multiply_into(&mut after[0], &before[l], false, &self.weights[l], false);
+        }
+        for l in (0..layers).rev() {
+            multiply_into(
+                &mut self.weight_grads[l],
+                &self.activations[l],
+                true,
+                &self.deltas[l + 1],
+                false,
+            );
+            if l > 0 {
+                let (before, after) = self.deltas.split_at_mut(l + 1);
+                multiply_into(&mut before[l], &after[0], false, &self.weights[l], true);
+            }
+        }
+    }
+}
+
+fn bench_matmul_only_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
+    let mut group = c.benchmark_group("matmul_only");
+    configure(&mut group);
+    for config in CONFIGS {
+        let mut buffers = MatmulOnly::<T>::new(&config);
+        with_cpu_share(&format!("matmul_only/{}/{dtype}", config.name), || {
+            group.bench_function(BenchmarkId::new(config.name, dtype), |b| {
+                b.iter(|| {
+                    buffers.run();
+                    black_box(&buffers.weight_grads);
+                })
+            });
+        });
+    }
+    group.finish();
+}
+
+fn matmul_only(c: &mut Criterion) {
+    bench_matmul_only_typed::<f32>(c, "f32");
+    bench_matmul_only_typed::<f64>(c, "f64");
+}
+
+fn train_step(c: &mut Criterion) {
+    for config in CONFIGS {
+        eprintln!(
+            "# {}: widths {:?}, batch {}, {:.2} M matmul FLOP per step",
+            config.name,
+            config.widths(),
+            config.batch,
+            config.step_flops() as f64 / 1e6
+        );
+    }
+    bench_train_step_typed::<f32>(c, "f32");
+    bench_train_step_typed::<f64>(c, "f64");
+}
+
+fn breakdown(c: &mut Criterion) {
+    bench_breakdown_typed::<f32>(c, "f32");
+    bench_breakdown_typed::<f64>(c, "f64");
+}
+
+criterion_group!(benches, train_step, breakdown, matmul_only);
+criterion_main!(benches);
