@@ -166,6 +166,19 @@ fn strongly_negative_relu_biases_give_dead_units() {
     });
 }
 
+#[test]
+fn dead_relu_weights_only_is_a_moderate_dead_units_verdict() {
+    // weights that never change at all are not a small learning rate (that moves them a
+    // little): without gradients the verdict is dead units (or a zero learning rate), moderate
+    for_each_seed(Scenario::DeadRelu, |seed, history, full| {
+        let d = diagnosed(&weights_only(history));
+        assert_eq!(d.problem, Problem::DeadUnits, "seed {seed}:\n{d}");
+        assert!(d.confidence < full.confidence);
+        let finding = d.primary().expect("a finding");
+        assert_eq!(finding.remedies.first(), Some(&Remedy::RecordGradients));
+    });
+}
+
 /// Prints the numbers behind the defaults (see `docs/heuristics.md`).
 #[test]
 #[ignore = "prints the corpus measurements; run with --ignored --nocapture"]
@@ -215,6 +228,11 @@ fn print_corpus_measurements() {
             }
         }
     }
+    let long = diagnosed(&run(Scenario::DeepReluHe, SEEDS[0], 200));
+    println!(
+        "| DeepReluHe, 200 epochs | {} | | | | | | | {} ({:.2}) |",
+        SEEDS[0], long.problem, long.confidence
+    );
     for scenario in Scenario::ALL {
         println!(
             "\n===== {scenario:?} seed {}\n{}",

@@ -69,6 +69,11 @@ pub struct DiagnoseConfig {
     /// The best validation loss must lie at least this many epochs back for overfitting (as
     /// Keras `EarlyStopping`'s patience). Default `5`. At least 1.
     pub overfitting_patience: usize,
+    /// The most loss windows the plateau detector evaluates. On longer histories `diagnose`
+    /// raises the plateau detector's stride (up to its window, so no epoch is skipped) to stay
+    /// near this budget; plateau boundaries are then placed to within the stride. Default
+    /// `2000` (histories up to about 2000 epochs are analysed at every epoch). At least 1.
+    pub max_plateau_windows: usize,
 }
 
 impl Default for DiagnoseConfig {
@@ -87,6 +92,7 @@ impl Default for DiagnoseConfig {
             tail_epochs: 3,
             overfitting_rise: 0.1,
             overfitting_patience: 5,
+            max_plateau_windows: 2000,
         }
     }
 }
@@ -96,6 +102,19 @@ fn invalid(name: &'static str, reason: String) -> Error {
 }
 
 impl DiagnoseConfig {
+    /// The plateau configuration used for a history of `epochs` epochs: the configured one,
+    /// with the stride raised so that at most about
+    /// [`max_plateau_windows`](Self::max_plateau_windows) windows are evaluated (never beyond
+    /// the window length).
+    pub fn plateau_for(&self, epochs: usize) -> PlateauConfig {
+        let windows = epochs.saturating_sub(self.plateau.window) + 1;
+        let needed = windows.div_ceil(self.max_plateau_windows.max(1));
+        PlateauConfig {
+            stride: self.plateau.stride.max(needed).min(self.plateau.window),
+            ..self.plateau.clone()
+        }
+    }
+
     /// Checks every detector's configuration and every threshold of the weighing.
     ///
     /// # Errors
@@ -151,6 +170,9 @@ impl DiagnoseConfig {
                 "overfitting_rise",
                 format!("must be finite and positive, got {}", self.overfitting_rise),
             ));
+        }
+        if self.max_plateau_windows == 0 {
+            return Err(invalid("max_plateau_windows", "must be at least 1".into()));
         }
         if self.overfitting_patience == 0 {
             return Err(invalid("overfitting_patience", "must be at least 1".into()));

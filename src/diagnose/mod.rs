@@ -178,7 +178,7 @@ pub fn diagnose_with(history: &TrainingHistory, config: &DiagnoseConfig) -> Resu
     let constancy = analyze_constancy(history, &config.constancy)?;
     let activity = analyze_activity(history, &config.activity)?;
     let losses = history.losses();
-    let plateau = detect_plateaus(&losses, &config.plateau)?;
+    let plateau = detect_plateaus(&losses, &config.plateau_for(losses.len()))?;
     let available = EvidenceAvailable {
         loss: losses.iter().any(|l| l.is_finite()),
         validation_loss: history.epochs().iter().any(|e| e.validation_loss.is_some()),

@@ -746,6 +746,9 @@ fn learning_rate_too_small(a: &Analyses<'_>, loss: &LossSummary<'_>) -> Option<F
         .iter()
         .filter_map(|l| l.median_relative_update)
         .fold(0.0_f64, f64::max);
+    if largest_update == 0.0 && !a.available.gradients {
+        return Some(weights_never_change(a, loss));
+    }
     let gradient_flows = a.available.gradients
         && a.gradients.vanishing.is_none()
         && a.gradients.zero_gradients.iter().all(|z| !z.still_zero)
@@ -984,4 +987,34 @@ fn healthy(a: &Analyses<'_>, loss: &LossSummary<'_>) -> Finding {
         ));
     }
     finding
+}
+
+/// Weights that do not change at all (every relative update exactly zero) while the loss stays
+/// put: a tiny learning rate still moves them a little, an exactly zero gradient (dead units, a
+/// disconnected layer) or a zero learning rate does not. Without gradients this cannot be told
+/// apart, so the confidence is moderate.
+fn weights_never_change(a: &Analyses<'_>, loss: &LossSummary<'_>) -> Finding {
+    let mut finding = Finding::new(
+        Problem::DeadUnits,
+        Severity::Warning,
+        0.5,
+        "no layer's weights change at all: the gradient is exactly zero (dead units or a \
+         disconnected layer) or the learning rate is zero; record gradients to confirm",
+    )
+    .layers(a.names.iter().cloned())
+    .evidence(Evidence::new(
+        "largest per-layer median relative weight update",
+        0.0,
+        0.0,
+        true,
+    ));
+    if let Some(p) = loss.plateau_at_end {
+        finding = finding.epochs(p.first_epoch, p.last_epoch);
+    }
+    finding.remedies(&[
+        Remedy::RecordGradients,
+        Remedy::ResetBiases,
+        Remedy::LeakyActivation,
+        Remedy::IncreaseLearningRate,
+    ])
 }
