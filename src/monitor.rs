@@ -381,7 +381,7 @@ impl Monitor {
         let first = self.first_loss.filter(|&f| f > 0.0)?;
         let growth = record.loss / first;
         let threshold = self.config.gradients.loss_growth_factor;
-        if !(growth >= threshold) {
+        if growth.is_nan() || growth < threshold {
             return None;
         }
         let epoch = self.observed - 1;

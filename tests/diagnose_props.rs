@@ -232,7 +232,7 @@ proptest! {
 
     #[test]
     fn steep_geometric_decay_over_depth_is_vanishing(factor in 0.05..0.4f64, layers in 6usize..14) {
-        let d = diagnose(&gradient_history(&vec![0.7; 20], &geometric(layers, factor))).unwrap();
+        let d = diagnose(&gradient_history(&[0.7; 20], &geometric(layers, factor))).unwrap();
         prop_assert_eq!(d.problem, Problem::VanishingGradient);
         let finding = d.primary().unwrap();
         prop_assert!(finding.evidence.iter().all(|e| e.comparison.holds(e.value, e.threshold)));
@@ -325,13 +325,17 @@ fn an_empty_history_is_insufficient_data() {
 #[test]
 fn invalid_configurations_are_typed_errors() {
     let history = TrainingHistory::new();
-    let mut config = DiagnoseConfig::default();
-    config.converged_fraction = f64::NAN;
+    let config = DiagnoseConfig {
+        converged_fraction: f64::NAN,
+        ..DiagnoseConfig::default()
+    };
     assert!(diagnose_with(&history, &config).is_err());
     let mut config = DiagnoseConfig::default();
     config.plateau.window = 1;
     assert!(diagnose_with(&history, &config).is_err());
-    let mut config = DiagnoseConfig::default();
-    config.min_epochs = 0;
+    let config = DiagnoseConfig {
+        min_epochs: 0,
+        ..DiagnoseConfig::default()
+    };
     assert!(config.validate().is_err());
 }

@@ -156,6 +156,30 @@ impl Diagnosis {
 /// Diagnoses a history with the default configuration; see [`diagnose_with`] and the
 /// [module documentation](self).
 ///
+/// ```
+/// use vanishing_gradient::{diagnose, diagnose::Problem, history::Recorder};
+///
+/// # fn main() -> vanishing_gradient::Result<()> {
+/// let mut recorder = Recorder::new();
+/// let mut weights = vec![vec![0.1_f32; 100]; 6]; // six layers, input side first
+/// for epoch in 0..12 {
+///     let mut record = recorder.epoch(0.7 - 0.001 * epoch as f64); // the loss barely moves
+///     for (depth, layer) in weights.iter_mut().enumerate() {
+///         // the gradient shrinks 5x per layer on its way back to the input
+///         let gradient = vec![0.05_f32 * 0.2_f32.powi(5 - depth as i32); 100];
+///         record.layer(&format!("dense{depth}"))?.weights(layer)?.gradient(&gradient)?;
+///         layer.iter_mut().zip(&gradient).for_each(|(w, g)| *w -= 0.5 * g); // SGD step
+///     }
+///     record.finish()?;
+/// }
+/// let diagnosis = diagnose(recorder.history())?;
+/// assert_eq!(diagnosis.problem, Problem::VanishingGradient);
+/// assert!(diagnosis.has_problem() && diagnosis.confidence > 0.5);
+/// println!("{diagnosis}"); // headline, evidence against thresholds, remedies
+/// # Ok(())
+/// # }
+/// ```
+///
 /// # Errors
 /// None with the default configuration in practice; the signature matches [`diagnose_with`].
 pub fn diagnose(history: &TrainingHistory) -> Result<Diagnosis> {
