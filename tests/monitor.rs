@@ -142,3 +142,76 @@ fn an_invalid_configuration_is_refused() {
     assert!(Monitor::new(config).is_err());
     assert!(Monitor::new(DiagnoseConfig::default()).is_ok());
 }
+
+mod properties {
+    use proptest::prelude::*;
+    use vanishing_gradient::history::{ActivityStats, EpochRecord, GradientStats, LayerRecord};
+    use vanishing_gradient::monitor::Monitor;
+
+    fn value() -> impl Strategy<Value = f64> {
+        prop_oneof![
+            4 => 0.0..10.0f64,
+            1 => Just(0.0),
+            1 => Just(f64::NAN),
+            1 => Just(f64::INFINITY),
+            1 => -1.0..0.0f64,
+            1 => 1e200..1e300f64,
+        ]
+    }
+
+    fn record(layers: usize) -> impl Strategy<Value = EpochRecord> {
+        (
+            value(),
+            proptest::collection::vec(
+                (
+                    proptest::option::of(value()),
+                    proptest::option::of(value()),
+                    proptest::option::of((value(), value(), value())),
+                ),
+                layers,
+            ),
+        )
+            .prop_map(|(loss, specs)| {
+                let mut record = EpochRecord::new(loss);
+                for (depth, (rms, update, activity)) in specs.into_iter().enumerate() {
+                    let mut layer = LayerRecord::new(format!("layer{depth}"));
+                    layer.gradient = rms.map(|rms| GradientStats {
+                        l2: rms,
+                        rms,
+                        max_abs: rms,
+                        count: 1,
+                    });
+                    layer.relative_update = update;
+                    layer.activity = activity.map(|(m, s, d)| ActivityStats {
+                        mean_derivative_ratio: m,
+                        saturated_share: s,
+                        dead_share: d,
+                    });
+                    record.layers.push(layer);
+                }
+                record
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn arbitrary_epochs_never_panic_and_warnings_are_well_formed(
+            records in (0usize..6).prop_flat_map(|layers| proptest::collection::vec(record(layers), 0..40))
+        ) {
+            let mut monitor = Monitor::default();
+            for (epoch, record) in records.iter().enumerate() {
+                if let Some(warning) = monitor.observe(record).expect("same layers") {
+                    prop_assert_eq!(warning.epoch, epoch);
+                    prop_assert!((0.0..=1.0).contains(&warning.finding.confidence));
+                    if let Some((first, last)) = warning.finding.epochs {
+                        prop_assert!(first <= last && last == epoch);
+                    }
+                    prop_assert!(!warning.to_string().is_empty());
+                }
+            }
+            prop_assert_eq!(monitor.epochs_observed(), records.len());
+        }
+    }
+}
