@@ -16,14 +16,14 @@
 //! 4. [`Problem::VanishingGradient`]: the first/last gradient RMS ratio under the vanishing
 //!    ratio in at least `min_persistence` of the window's epochs (at least
 //!    `min_epochs_observed` of them), confirmed by the hidden layers' decay as in
-//!    [`diagnose`](crate::diagnose), while the loss has not converged;
+//!    [`diagnose`](crate::diagnose()), while the loss has not converged;
 //! 5. [`Problem::Saturation`]: a layer with its saturated share at or above the threshold for
 //!    `min_epochs_observed` epochs in a row;
 //! 6. [`Problem::LearningRateTooSmall`]: every layer's relative update under the constancy
 //!    tolerance for `patience` epochs in a row while the gradient flows and the loss improved
 //!    by less than the stuck fraction.
 //!
-//! A loss plateau of unknown cause is not an early warning: call [`diagnose`](crate::diagnose)
+//! A loss plateau of unknown cause is not an early warning: call [`diagnose`](crate::diagnose())
 //! on the recorded history for the full differential diagnosis.
 //!
 //! ```
