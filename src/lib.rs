@@ -24,12 +24,14 @@
 pub mod activation;
 pub mod data;
 pub mod detect;
+pub mod diagnose;
 pub mod error;
 pub mod history;
 pub mod init;
 pub mod layer;
 pub mod loss;
 mod matmul;
+pub mod monitor;
 pub mod network;
 pub mod optim;
 #[cfg(feature = "plot")]
@@ -40,6 +42,7 @@ pub mod report;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 
+pub use diagnose::{diagnose, diagnose_with, DiagnoseConfig, Diagnosis};
 pub use error::{Error, Result};
 
 // The README's examples run as doc tests.
