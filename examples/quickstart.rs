@@ -1,9 +1,13 @@
-//! The demonstration: the same ten-layer network trained twice on a built-in synthetic task,
-//! once with sigmoid activations (the gradient vanishes) and once with ReLU and He
-//! initialisation (it does not), with the per-layer evidence side by side.
+//! The demonstration: the same ten-layer network trained twice on a built-in synthetic task
+//! (no download), once with sigmoid activations and Glorot initialisation (the gradient
+//! vanishes) and once with ReLU and He initialisation (it does not). Both runs are recorded
+//! through a `Recorder`, diagnosed side by side, and — with the `plot` feature — plotted.
 //!
-//! Run with `cargo run --release --example quickstart`.
+//! Run with `cargo run --release --features plot --example quickstart -- [DIRECTORY]`
+//! (the plots go to `DIRECTORY/sigmoid` and `DIRECTORY/relu`, default `target/quickstart`).
+//! The README's two pictures come from this program.
 
+use vanishing_gradient::diagnose::Diagnosis;
 use vanishing_gradient::history::Recorder;
 use vanishing_gradient::init::seeded_rng;
 use vanishing_gradient::prelude::*;
@@ -14,13 +18,13 @@ const HIDDEN_LAYERS: usize = 10;
 const EPOCHS: usize = 30;
 
 struct Run {
+    name: &'static str,
     title: &'static str,
-    losses: Vec<f64>,
-    last: EpochSummary,
     recorder: Recorder,
+    diagnosis: Diagnosis,
 }
 
-fn train(title: &'static str, relu: bool) -> Result<Run> {
+fn train(name: &'static str, title: &'static str, relu: bool) -> Result<Run> {
     let data = Dataset::<f32>::teacher_regression(1024, INPUTS, 4, 7)?;
     let mut builder = NetworkBuilder::<f32>::new(INPUTS).seed(1);
     for _ in 0..HIDDEN_LAYERS {
@@ -34,51 +38,83 @@ fn train(title: &'static str, relu: bool) -> Result<Run> {
     let mut sgd = Sgd::new(0.05)?;
     let mut rng = seeded_rng(2);
     let mut recorder = Recorder::new();
-    let mut losses = Vec::with_capacity(EPOCHS);
-    let mut last = None;
     for _ in 0..EPOCHS {
         let summary = net.train_epoch(&data, 32, &mut sgd, &mut rng)?;
         net.record_epoch(&mut recorder, &summary, None)?;
-        losses.push(summary.mean_loss);
-        last = Some(summary);
     }
-    let last = last.ok_or_else(|| Error::InvalidState("no epoch was trained".into()))?;
+    let diagnosis = vanishing_gradient::diagnose(recorder.history())?;
     Ok(Run {
+        name,
         title,
-        losses,
-        last,
         recorder,
+        diagnosis,
     })
+}
+
+/// One row of the side-by-side table: a label and a value per run.
+fn row(label: &str, runs: &[Run], value: impl Fn(&Run) -> String) {
+    print!("{label:<34}");
+    for run in runs {
+        print!("{:>28}", value(run));
+    }
+    println!();
 }
 
 fn main() -> Result<()> {
     let runs = [
-        train("10 x sigmoid, Glorot init", false)?,
-        train("10 x ReLU, He init", true)?,
+        train("sigmoid", "10 x sigmoid, Glorot", false)?,
+        train("relu", "10 x ReLU, He", true)?,
     ];
+    println!("Ten hidden layers of 32 units, SGD 0.05, {EPOCHS} epochs of a synthetic regression task.\n");
+    row("", &runs, |r| r.title.to_string());
+    row("diagnosis", &runs, |r| {
+        format!("{:?} ({:.2})", r.diagnosis.problem, r.diagnosis.confidence)
+    });
+    row("loss, first -> last epoch", &runs, |r| {
+        let losses = r.recorder.history().losses();
+        format!(
+            "{:.3} -> {:.3}",
+            losses.first().copied().unwrap_or(f64::NAN),
+            losses.last().copied().unwrap_or(f64::NAN)
+        )
+    });
+    row("gradient RMS, first / last layer", &runs, |r| {
+        r.diagnosis
+            .gradients
+            .recent
+            .last()
+            .and_then(|p| p.first_to_last_ratio)
+            .map_or("-".into(), |v| format!("{v:.1e}"))
+    });
+    row("weight update, first layer", &runs, |r| {
+        r.diagnosis
+            .constancy
+            .layers
+            .first()
+            .and_then(|l| l.median_relative_update)
+            .map_or("-".into(), |v| format!("{v:.1e}"))
+    });
     for run in &runs {
-        let first = run.losses.first().copied().unwrap_or(f64::NAN);
-        let last = run.losses.last().copied().unwrap_or(f64::NAN);
-        println!("\n=== {} ===", run.title);
-        println!(
-            "loss: epoch 1 {first:.4} -> epoch {EPOCHS} {last:.4} ({:+.1}%)",
-            100.0 * (last / first - 1.0)
-        );
-        let report = &run.last.report;
-        if let Some(ratio) = report.first_to_last_rms_ratio() {
-            println!("first / last layer gradient RMS: {ratio:.2e}");
-        }
-        println!("relative weight update in the last epoch, per layer (input side first):");
-        let history = run.recorder.history();
-        if let Some(epoch) = history.epochs().last() {
-            let updates: Vec<String> = epoch
-                .layers
-                .iter()
-                .map(|l| l.relative_update.map_or("-".into(), |u| format!("{u:.1e}")))
-                .collect();
-            println!("  {}", updates.join(" "));
-        }
-        println!("{report}");
+        println!("\n=== {} ===\n{}", run.title, run.diagnosis);
     }
+
+    #[cfg(feature = "plot")]
+    {
+        let directory = std::env::args_os().nth(1).map_or_else(
+            || std::path::PathBuf::from("target/quickstart"),
+            std::path::PathBuf::from,
+        );
+        for run in &runs {
+            let written = vanishing_gradient::plot::write_all(
+                run.recorder.history(),
+                directory.join(run.name),
+            )?;
+            for file in written {
+                println!("wrote {}", file.display());
+            }
+        }
+    }
+    #[cfg(not(feature = "plot"))]
+    println!("\n(run with --features plot to also get the SVG plots)");
     Ok(())
 }

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Checks the Python history writers end to end: trains small Keras (JAX backend) models - and
 # PyTorch ones if torch is importable - writes their histories with the writers in
-# python/vanishing_gradient_writers, and loads each file with the crate's `load_history`
-# example, whose gradient verdict must be "vanishing" for the deep sigmoid nets and "healthy"
+# python/vanishing_gradient_writers, and diagnoses each file with the crate's command line
+# (`vanishing-gradient diagnose --json`): a vanishing gradient for the deep sigmoid nets, none
 # for the ReLU + He ones.
 #
 # Usage: bash python/run_writer_checks.sh
@@ -24,8 +24,8 @@ if [ "${VG_INSTALL_TORCH:-0}" = "1" ]; then
 fi
 
 cd "$repo"
-cargo build --quiet --release --features serde --example load_history
-export VG_LOAD_HISTORY="${CARGO_TARGET_DIR:-$repo/target}/release/examples/load_history"
+cargo build --quiet --release --features cli --bin vanishing-gradient
+export VG_CLI="${CARGO_TARGET_DIR:-$repo/target}/release/vanishing-gradient"
 export KERAS_BACKEND=jax
 export JAX_PLATFORMS=cpu
 export PYTHONDONTWRITEBYTECODE=1

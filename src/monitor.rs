@@ -62,6 +62,7 @@ use crate::history::EpochRecord;
 
 /// An early warning: the epoch at which a condition held, and the finding.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Warning {
     /// The epoch (0-based count of observed epochs) at which the warning was raised.
     pub epoch: usize,

@@ -13,7 +13,7 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
-from rust_loader import verdict  # noqa: E402
+from rust_loader import EXIT_PROBLEM, diagnose, findings_about  # noqa: E402
 from vanishing_gradient_writers.keras_callback import HistoryWriter  # noqa: E402
 
 DEPTH = 8
@@ -70,15 +70,17 @@ def check_file(path):
 def test_sigmoid_history_is_vanishing(tmp_path):
     path = train(str(tmp_path), "sigmoid", "glorot_uniform", "sigmoid")
     check_file(path)
-    found, output = verdict(path)
-    assert found == "vanishing", output
+    diagnosis, code, output = diagnose(path)
+    assert diagnosis["problem"] == "VanishingGradient", output
+    assert code == EXIT_PROBLEM, output
 
 
 def test_relu_he_history_is_not_vanishing(tmp_path):
     path = train(str(tmp_path), "relu", "he_normal", "relu")
     check_file(path)
-    found, output = verdict(path)
-    assert found == "healthy", output
+    diagnosis, code, output = diagnose(path)
+    assert diagnosis["problem"] != "VanishingGradient", output
+    assert not [f for f in findings_about(diagnosis, "VanishingGradient") if f["severity"] != "Info"], output
 
 
 def test_non_finite_values_are_written_as_strings(tmp_path):
@@ -98,5 +100,6 @@ def test_non_finite_values_are_written_as_strings(tmp_path):
     history.write(path)
     text = open(path, encoding="utf-8").read()
     assert '"loss": "NaN"' in text and '"Infinity"' in text and '"-Infinity"' in text
-    found, output = verdict(path)
-    assert found == "no-gradients", output
+    diagnosis, code, output = diagnose(path)
+    assert diagnosis["problem"] == "NonFinite", output
+    assert code == EXIT_PROBLEM, output

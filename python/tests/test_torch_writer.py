@@ -9,7 +9,7 @@ torch = pytest.importorskip("torch", reason="torch is not installed: the torch w
 
 from torch import nn  # noqa: E402
 
-from rust_loader import verdict  # noqa: E402
+from rust_loader import EXIT_PROBLEM, diagnose, findings_about  # noqa: E402
 from vanishing_gradient_writers.torch_helper import HistoryRecorder  # noqa: E402
 
 DEPTH = 8
@@ -56,11 +56,13 @@ def train(tmp_path, activation, he, name, accumulate):
 
 @pytest.mark.parametrize("accumulate", [True, False])
 def test_sigmoid_history_is_vanishing(tmp_path, accumulate):
-    found, output = verdict(train(str(tmp_path), nn.Sigmoid, False, "sigmoid", accumulate))
-    assert found == "vanishing", output
+    diagnosis, code, output = diagnose(train(str(tmp_path), nn.Sigmoid, False, "sigmoid", accumulate))
+    assert diagnosis["problem"] == "VanishingGradient", output
+    assert code == EXIT_PROBLEM, output
 
 
 @pytest.mark.parametrize("accumulate", [True, False])
 def test_relu_he_history_is_not_vanishing(tmp_path, accumulate):
-    found, output = verdict(train(str(tmp_path), nn.ReLU, True, "relu", accumulate))
-    assert found == "healthy", output
+    diagnosis, code, output = diagnose(train(str(tmp_path), nn.ReLU, True, "relu", accumulate))
+    assert diagnosis["problem"] != "VanishingGradient", output
+    assert not [f for f in findings_about(diagnosis, "VanishingGradient") if f["severity"] != "Info"], output

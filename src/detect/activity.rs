@@ -49,6 +49,7 @@ use crate::history::{ActivityStats, TrainingHistory};
 
 /// Thresholds of the activity detector.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActivityConfig {
     /// The saturated share from which a layer counts as saturated. Default `0.5`. In `(0, 1]`.
     pub saturated_share: f64,
@@ -103,6 +104,7 @@ impl ActivityConfig {
 
 /// Which activity problem a finding reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ActivityProblem {
     /// Most units saturated: derivatives under 1% of the maximum.
     Saturated,
@@ -112,6 +114,7 @@ pub enum ActivityProblem {
 
 /// One layer's recent activity.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LayerActivity {
     /// The layer's depth.
     pub layer_index: usize,
@@ -129,6 +132,7 @@ pub struct LayerActivity {
 
 /// A persistent activity problem in one layer.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActivityFinding {
     /// What the problem is.
     pub problem: ActivityProblem,
@@ -150,6 +154,7 @@ pub struct ActivityFinding {
 
 /// The result of [`analyze_activity`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ActivityAnalysis {
     /// The saturated-share threshold used.
     pub saturated_share_threshold: f64,

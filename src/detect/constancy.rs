@@ -47,6 +47,7 @@ use crate::history::TrainingHistory;
 
 /// Thresholds of the constancy detector.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConstancyConfig {
     /// A relative update under this counts as "no change". Default `1e-4`.
     ///
@@ -104,6 +105,7 @@ impl ConstancyConfig {
 
 /// A run of consecutive epochs in which a layer's relative update stayed under the tolerance.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct FrozenRun {
     /// The layer's depth.
     pub layer_index: usize,
@@ -121,6 +123,7 @@ pub struct FrozenRun {
 
 /// One layer's recent movement.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LayerConstancy {
     /// The layer's depth.
     pub layer_index: usize,
@@ -136,6 +139,7 @@ pub struct LayerConstancy {
 
 /// The depth order of the frozen layers (among the layers with relative updates).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum FreezeSignature {
     /// The first `frozen_layers` layers are frozen, all later ones move: the vanishing-gradient
     /// signature.
@@ -155,6 +159,7 @@ pub enum FreezeSignature {
 
 /// The result of [`analyze_constancy`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ConstancyAnalysis {
     /// The tolerance used.
     pub tolerance: f64,

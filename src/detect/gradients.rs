@@ -60,6 +60,7 @@ use crate::history::{EpochRecord, Quantity, TrainingHistory};
 /// Thresholds of the gradient-profile detector. The defaults are starting points, to be
 /// calibrated on a corpus of runs.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GradientConfig {
     /// First/last gradient RMS ratio under which the gradient counts as vanished. Default
     /// `1e-2`: the first layer then gets under 1% of the output layer's per-element gradient,
@@ -196,6 +197,7 @@ fn theil_sen_slope(points: &[(f64, f64)]) -> Option<f64> {
 
 /// One epoch's gradient profile.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochGradientProfile {
     /// The epoch index.
     pub epoch: usize,
@@ -214,6 +216,7 @@ pub struct EpochGradientProfile {
 
 /// A vanishing gradient that persisted over the recent epochs.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct VanishingFinding {
     /// The first examined epoch whose ratio was under the threshold.
     pub first_epoch: usize,
@@ -238,6 +241,7 @@ pub struct VanishingFinding {
 
 /// Evidence of an exploding gradient.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum ExplodingFinding {
     /// A non-finite value: the first occurrence of one quantity, and how many there are.
     NonFinite {
@@ -283,6 +287,7 @@ pub enum ExplodingFinding {
 /// A layer whose gradient was exactly zero: nothing flows back through it (dead ReLU units,
 /// a disconnected layer). Its ratios would be `0/0`.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ZeroGradientFinding {
     /// The layer's depth.
     pub layer_index: usize,
@@ -300,6 +305,7 @@ pub struct ZeroGradientFinding {
 
 /// The result of [`analyze_gradients`]: the profiles and the numbers behind every finding.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GradientAnalysis {
     /// The vanishing threshold used.
     pub vanishing_ratio_threshold: f64,

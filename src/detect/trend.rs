@@ -33,6 +33,7 @@ use crate::error::{check_finite, Error, Result};
 
 /// The outcome of a Mann-Kendall trend test on a series in time order.
 #[derive(Debug, Clone, Copy, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct MannKendall {
     /// Number of values tested.
     pub n: usize,

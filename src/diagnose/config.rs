@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 /// assert!(config.validate().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DiagnoseConfig {
     /// The gradient-profile detector (vanishing ratio `1e-2`, exploding ratio `70`, loss growth
     /// `10x`, 10 recent epochs, 60% persistence).

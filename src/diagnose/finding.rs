@@ -5,6 +5,7 @@
 ///
 /// The enum is `#[non_exhaustive]`: match it with a wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Problem {
     /// NaN or infinite values were recorded (loss, weights, gradients or activity).
@@ -66,6 +67,7 @@ impl Problem {
 
 /// How much a finding matters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Severity {
     /// Context: a note, a verdict of no problem, or evidence that was looked at and ruled out.
     Info,
@@ -77,6 +79,7 @@ pub enum Severity {
 
 /// How a measured value compares with its threshold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Comparison {
     /// `value < threshold`
     Below,
@@ -123,6 +126,7 @@ impl Comparison {
 
 /// One measured number behind a finding, and the threshold it was compared with.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Evidence {
     /// What was measured ("first/last gradient RMS ratio", ...).
     pub quantity: String,
@@ -167,6 +171,7 @@ impl Evidence {
 /// The enum is `#[non_exhaustive]`; its [`Display`](std::fmt::Display) is one imperative
 /// sentence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 #[non_exhaustive]
 pub enum Remedy {
     /// Use a ReLU-family activation (ReLU, LeakyReLU, GELU) in the hidden layers.
@@ -254,6 +259,7 @@ impl std::fmt::Display for Remedy {
 
 /// One finding of a diagnosis: what, how bad, how sure, where, why, and what to do.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Finding {
     /// The problem (or verdict) this finding is about.
     pub problem: Problem,

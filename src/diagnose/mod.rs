@@ -85,6 +85,7 @@ use crate::history::TrainingHistory;
 
 /// Which kinds of evidence the history holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EvidenceAvailable {
     /// At least one finite training loss.
     pub loss: bool,
@@ -105,6 +106,7 @@ pub struct EvidenceAvailable {
 /// confidence), the key evidence with numbers against thresholds, epochs and layers, then the
 /// remedies and the other findings.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Diagnosis {
     /// The most likely problem (or [`Problem::Healthy`], [`Problem::Converged`],
     /// [`Problem::InsufficientData`]).

@@ -13,6 +13,7 @@ use crate::error::{Error, Result};
 /// Which Keras implementation of `EarlyStopping` to replay. They differ only when a `baseline`
 /// is given or when the very first monitored epoch does not improve (a NaN loss).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum KerasVariant {
     /// Keras 3 (`keras/src/callbacks/early_stopping.py`): the best starts at `+inf`; every
     /// monitored epoch first increments `wait`; an improvement records the new best and resets
@@ -31,6 +32,7 @@ pub enum KerasVariant {
 /// Defaults are Keras' own: `min_delta = 0`, `patience = 0`, no baseline,
 /// `start_from_epoch = 0`, [`KerasVariant::Keras3`].
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KerasEarlyStopping {
     /// Minimum decrease that counts as an improvement. As in Keras its sign is ignored: the
     /// loss improves on a reference iff `loss + |min_delta| < reference`.
@@ -83,6 +85,7 @@ impl KerasEarlyStopping {
 
 /// The result of replaying Keras `EarlyStopping` on a loss history.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct KerasOutcome {
     /// The epoch at whose end Keras would stop training, if it would.
     pub stopped_epoch: Option<usize>,
@@ -187,6 +190,7 @@ pub fn keras_early_stopping(losses: &[f64], config: &KerasEarlyStopping) -> Resu
 /// How PyTorch `ReduceLROnPlateau` (mode `"min"`) decides that a loss `a` is better than the
 /// best so far.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum TorchThresholdMode {
     /// `threshold_mode="rel"`, made correct for negative losses: better iff
     /// `a < best - |best| * threshold`.
@@ -213,6 +217,7 @@ pub enum TorchThresholdMode {
 /// `eps` only change the learning rate itself, not when a reduction fires, so they are not
 /// needed.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TorchReduceLrOnPlateau {
     /// Number of bad epochs tolerated: a reduction fires when `num_bad_epochs > patience`.
     pub patience: usize,
@@ -296,6 +301,7 @@ impl TorchReduceLrOnPlateau {
 
 /// The result of replaying PyTorch `ReduceLROnPlateau` on a loss history.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TorchOutcome {
     /// Every epoch at which the scheduler reduces the learning rate (calls `_reduce_lr`).
     /// Whether the rate actually changes then also depends on `min_lr` and `eps`.

@@ -64,6 +64,7 @@ const MAX_SLOPE_POINTS: usize = 512;
 ///
 /// The defaults are starting points, documented field by field.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PlateauConfig {
     /// Epochs per window. Default 10 (PyTorch's default patience): long enough for the
     /// Mann-Kendall test to have power, short enough to place plateaus within a few epochs.
@@ -228,6 +229,7 @@ impl PlateauConfig {
 
 /// The direction of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum WindowTrend {
     /// Significant decrease (one-sided Mann-Kendall `p < alpha`) of at least
     /// `min_relative_change` of the scale.
@@ -240,6 +242,7 @@ pub enum WindowTrend {
 
 /// The trend statistics of one window of epochs.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WindowAssessment {
     /// First epoch of the window.
     pub first_epoch: usize,
@@ -270,6 +273,7 @@ pub struct WindowAssessment {
 ///    has barely moved, the classic picture of a vanishing gradient.
 /// 3. **Slowed**: anything in between: the loss fell, then stopped well above convergence.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PlateauKind {
     /// Barely below the starting loss, or above the chance-level baseline.
     Stuck,
@@ -281,6 +285,7 @@ pub enum PlateauKind {
 
 /// One loss plateau: a maximal run of epochs covered by flat windows.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Plateau {
     /// First epoch of the plateau.
     pub first_epoch: usize,
@@ -317,6 +322,7 @@ impl Plateau {
 
 /// An inclusive run of epochs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EpochSpan {
     /// First epoch.
     pub first_epoch: usize,
@@ -326,6 +332,7 @@ pub struct EpochSpan {
 
 /// Why no window could be evaluated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct InsufficientData {
     /// Number of epochs given.
     pub epochs: usize,
@@ -337,6 +344,7 @@ pub struct InsufficientData {
 
 /// Everything [`detect_plateaus`] found.
 #[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct PlateauAnalysis {
     /// Number of epochs given.
     pub epochs: usize,
