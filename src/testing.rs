@@ -1,5 +1,7 @@
-//! Tools to property-test your own [`Activation`]: finite-difference checks of the derivative,
-//! bound checks, and [`proptest`](mod@proptest) strategies for inputs and batches.
+//! Tools to property-test your own [`Activation`] and [`Layer`](crate::layer::Layer):
+//! finite-difference checks of the derivative and of a layer's gradients
+//! ([`check_layer_gradients`]), bound checks, and [`proptest`](mod@proptest) strategies for
+//! inputs and batches.
 //!
 //! Enabled by the cargo feature `testing` (which pulls in `proptest` as a normal dependency):
 //!
@@ -85,6 +87,9 @@
 //!     .unwrap_err();
 //! assert!((mismatch.analytic / mismatch.numeric - 2.0).abs() < 1e-6);
 //! ```
+
+mod layer_gradient;
+pub use layer_gradient::{check_layer_gradients, LayerGradientError, LayerGradientMismatch};
 
 use std::fmt;
 use std::ops::{Range, RangeInclusive};
