@@ -56,7 +56,7 @@
 //! | `cli` | no | the `vanishing-gradient` command line (`vanishing-gradient diagnose history.json`) |
 //! | `testing` | no | [`testing`]: finite-difference checks and proptest strategies for your own activations |
 #![forbid(unsafe_code)]
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 #![cfg_attr(
     not(test),
     warn(
