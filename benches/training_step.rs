@@ -23,12 +23,9 @@
 //!   - `backward`: `Network::backward` alone (forward, loss, backward and the report's
 //!     statistics, no optimizer);
 //!   - `train_step`: as above;
-//!   - `train_step_without_report`: the same step on a network of [`LeanDense`] layers, a copy
-//!     of the crate's `Dense` made here with the same GEMM calls (faer, sequential) and the
-//!     same element-wise loops, minus every statistic the `GradientReport` needs (derivative
-//!     sums, dead-unit counts, gradient and weight norms, the maximum gradient), driven by an
-//!     SGD that does not sum the squared change. The public API has no switch to turn the
-//!     report off; this replica estimates what the report costs without touching `src/`.
+//!   - `train_step_without_report`: the same step with `Network::set_report(false)` (no
+//!     derivative sums, dead-unit counts, gradient or weight norms, update ratios); the
+//!     difference with `train_step` is what the `GradientReport` costs.
 //! - `matmul_only/<config>/<dtype>`: only the step's matrix products (same shapes, faer
 //!   sequential, as `src/matmul.rs` calls it), like the peer script's `--matmul-only`: the
 //!   GEMM-bound ceiling of the crate's step.
@@ -43,10 +40,9 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use nalgebra::{DMatrix, DVector, RealField};
+use nalgebra::{DMatrix, RealField};
 use rand::Rng;
 use rand_distr::StandardNormal;
-use vanishing_gradient::layer::{BackwardStats, Layer, ParameterMut, ParameterView};
 use vanishing_gradient::loss::{one_hot, SoftmaxCrossEntropy};
 use vanishing_gradient::prelude::*;
 
@@ -170,32 +166,6 @@ impl PeerConfig {
             .unwrap_or_else(|e| panic!("building {}: {e}", self.name))
     }
 
-    /// The same network (same initial weights) made of [`LeanDense`] layers.
-    fn lean_network<T: RealField + Copy>(&self, like: &Network<T>) -> Network<T> {
-        let mut builder = NetworkBuilder::<T>::new(self.input_width);
-        let count = like.layers().len();
-        for (index, layer) in like.layers().iter().enumerate() {
-            let layer = layer.as_ref();
-            let lean: Box<dyn Layer<T>> = if index + 1 == count {
-                Box::new(LeanDense::copy_of(layer, Identity))
-            } else {
-                match self.activation {
-                    HiddenActivation::Sigmoid => Box::new(LeanDense::copy_of(layer, Sigmoid)),
-                    HiddenActivation::Relu => Box::new(LeanDense::copy_of(layer, Relu)),
-                    HiddenActivation::Tanh => Box::new(LeanDense::copy_of(layer, Tanh)),
-                }
-            };
-            builder = builder.layer(lean);
-        }
-        builder = match self.loss {
-            LossKind::Mse => builder.loss(Mse),
-            LossKind::SoftmaxCrossEntropy => builder.loss(SoftmaxCrossEntropy),
-        };
-        builder
-            .build()
-            .unwrap_or_else(|e| panic!("building the lean {}: {e}", self.name))
-    }
-
     /// A fixed-seed batch: `x` standard normal; targets standard normal (MSE) or one-hot rows
     /// of uniform labels (cross-entropy).
     fn batch<T: RealField + Copy>(&self) -> (DMatrix<T>, DMatrix<T>) {
@@ -218,51 +188,6 @@ impl PeerConfig {
 }
 
 // ------------------------------------------------------------------------ report-free replica
-
-/// A copy of the crate's `Dense` layer without any of the statistics the `GradientReport`
-/// needs: same storage (column-major nalgebra matrices, one row per sample), same faer GEMM
-/// calls (sequential), same element-wise loops. Only for measuring what the report costs.
-///
-/// The activation is a type parameter: the crate's `Dense` makes one dynamic call per column
-/// (`scale_by_derivative`, whose loop is then static), so a per-element dynamic call here would
-/// make the replica slower for a reason that has nothing to do with the report.
-#[derive(Debug)]
-struct LeanDense<T: RealField + Copy, A: Activation<T>> {
-    name: String,
-    weights: DMatrix<T>,
-    bias: DVector<T>,
-    activation: A,
-    weight_grad: DMatrix<T>,
-    bias_grad: DVector<T>,
-    pre_activation: DMatrix<T>,
-    output: DMatrix<T>,
-}
-
-impl<T: RealField + Copy, A: Activation<T>> LeanDense<T, A> {
-    /// Copies the weights and bias of a crate layer (`parameters()` gives them column-major).
-    fn copy_of(layer: &dyn Layer<T>, activation: A) -> Self {
-        let parameters = layer.parameters();
-        let find = |name: &str| {
-            parameters
-                .iter()
-                .find(|p| p.name == name)
-                .unwrap_or_else(|| panic!("layer {} has no {name}", layer.name()))
-        };
-        let weights = find("weights");
-        let bias = find("bias");
-        let (inputs, units) = weights.shape;
-        Self {
-            name: format!("lean-{}", layer.name()),
-            weights: DMatrix::from_column_slice(inputs, units, weights.value),
-            bias: DVector::from_column_slice(bias.value),
-            activation,
-            weight_grad: DMatrix::zeros(inputs, units),
-            bias_grad: DVector::zeros(units),
-            pre_activation: DMatrix::zeros(0, units),
-            output: DMatrix::zeros(0, units),
-        }
-    }
-}
 
 /// `out = op(a) op(b)` through faer, as `src/matmul.rs` does for `f32` and `f64`.
 fn multiply_into<T: RealField + Copy>(
@@ -317,132 +242,6 @@ fn view<F: faer::traits::RealField>(m: &DMatrix<F>, transposed: bool) -> faer::M
         v.transpose()
     } else {
         v
-    }
-}
-
-impl<T: RealField + Copy, A: Activation<T> + 'static> Layer<T> for LeanDense<T, A> {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn activation_name(&self) -> &'static str {
-        self.activation.name()
-    }
-
-    fn input_width(&self) -> usize {
-        self.weights.nrows()
-    }
-
-    fn output_width(&self) -> usize {
-        self.weights.ncols()
-    }
-
-    fn weight_count(&self) -> usize {
-        self.weights.len()
-    }
-
-    fn forward(&mut self, input: &DMatrix<T>) -> vanishing_gradient::Result<&DMatrix<T>> {
-        let batch = input.nrows();
-        let units = self.output_width();
-        if self.pre_activation.nrows() != batch {
-            self.pre_activation = DMatrix::zeros(batch, units);
-            self.output = DMatrix::zeros(batch, units);
-        }
-        multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
-        for (mut column, &b) in self.pre_activation.column_iter_mut().zip(self.bias.iter()) {
-            column.add_scalar_mut(b);
-        }
-        self.activation
-            .value_slice(self.pre_activation.as_slice(), self.output.as_mut_slice());
-        Ok(&self.output)
-    }
-
-    fn output(&self) -> &DMatrix<T> {
-        &self.output
-    }
-
-    fn backward(
-        &mut self,
-        input: &DMatrix<T>,
-        output_grad: &mut DMatrix<T>,
-        input_grad: Option<&mut DMatrix<T>>,
-    ) -> vanishing_gradient::Result<BackwardStats> {
-        let batch = self.pre_activation.nrows();
-        for j in 0..self.output_width() {
-            let range = j * batch..(j + 1) * batch;
-            let grad = &mut output_grad.as_mut_slice()[range.clone()];
-            let pre = &self.pre_activation.as_slice()[range.clone()];
-            let post = &self.output.as_slice()[range];
-            let mut b = T::zero();
-            for ((g, &x), &y) in grad.iter_mut().zip(pre).zip(post) {
-                *g *= self.activation.derivative_from_value(x, y);
-                b += *g;
-            }
-            self.bias_grad[j] = b;
-        }
-        multiply_into(&mut self.weight_grad, input, true, output_grad, false);
-        if let Some(input_grad) = input_grad {
-            multiply_into(input_grad, output_grad, false, &self.weights, true);
-        }
-        Ok(BackwardStats::default())
-    }
-
-    fn parameters(&self) -> Vec<ParameterView<'_, T>> {
-        vec![
-            ParameterView {
-                name: "weights",
-                shape: self.weights.shape(),
-                value: self.weights.as_slice(),
-                grad: self.weight_grad.as_slice(),
-            },
-            ParameterView {
-                name: "bias",
-                shape: (self.bias.len(), 1),
-                value: self.bias.as_slice(),
-                grad: self.bias_grad.as_slice(),
-            },
-        ]
-    }
-
-    fn visit_parameters_mut(&mut self, visit: &mut dyn FnMut(ParameterMut<'_, T>)) {
-        visit(ParameterMut {
-            name: "weights",
-            value: self.weights.as_mut_slice(),
-            grad: self.weight_grad.as_mut_slice(),
-        });
-        visit(ParameterMut {
-            name: "bias",
-            value: self.bias.as_mut_slice(),
-            grad: self.bias_grad.as_mut_slice(),
-        });
-    }
-}
-
-/// `p -= lr g` without summing the squared change (which only feeds the report's update ratio).
-#[derive(Debug)]
-struct LeanSgd {
-    learning_rate: f64,
-}
-
-impl<T: RealField + Copy> Optimizer<T> for LeanSgd {
-    fn name(&self) -> &'static str {
-        "lean-sgd"
-    }
-
-    fn update(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> T {
-        let learning_rate: T = nalgebra::convert(self.learning_rate);
-        for (p, &g) in value.iter_mut().zip(grad) {
-            *p -= learning_rate * g;
-        }
-        T::zero()
-    }
-
-    fn learning_rate(&self) -> f64 {
-        self.learning_rate
-    }
-
-    fn set_learning_rate(&mut self, learning_rate: f64) {
-        self.learning_rate = learning_rate;
     }
 }
 
@@ -531,13 +330,12 @@ fn bench_breakdown_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
         let id = format!("{}-{dtype}", config.name);
         let (x, y) = config.batch::<T>();
 
-        // The replica must take exactly the crate's step, or its timing means nothing.
+        // Without the report the step must be the same step, or its timing means nothing.
         let mut reference = config.network::<T>();
-        let mut lean = config.lean_network(&reference);
+        let mut lean = config.network::<T>();
+        lean.set_report(false);
         let mut sgd = Sgd::new(LEARNING_RATE).unwrap_or_else(|e| panic!("{e}"));
-        let mut lean_sgd = LeanSgd {
-            learning_rate: LEARNING_RATE,
-        };
+        let mut lean_sgd = Sgd::new(LEARNING_RATE).unwrap_or_else(|e| panic!("{e}"));
         for _ in 0..2 {
             reference
                 .train_step(&x, &y, &mut sgd)
@@ -547,8 +345,8 @@ fn bench_breakdown_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
         }
         let difference = max_parameter_difference(&reference, &lean);
         assert!(
-            difference <= 1e-5,
-            "{id}: the report-free replica diverges from the crate's step (relative difference {difference:e})"
+            difference == 0.0,
+            "{id}: the report-free step differs from the reported one (relative difference {difference:e})"
         );
 
         let mut network = config.network::<T>();

@@ -19,6 +19,7 @@
 //! assert_eq!(Activation::<f32>::derivative(&Relu, -3.0), 0.0);
 //! ```
 
+use std::any::Any;
 use std::fmt::Debug;
 
 use nalgebra::RealField;
@@ -118,14 +119,268 @@ pub trait Activation<T: RealField + Copy>: Debug + Send + Sync {
 pub struct Sigmoid;
 
 /// Numerically stable logistic sigmoid.
-#[inline]
+///
+/// `f32` and `f64` go through [`sigmoid_f32`] and [`sigmoid_f64`] (branch-free, vectorisable,
+/// within a few ulp of the exact value); other scalar types use the standard `exp`.
+#[inline(always)]
 pub(crate) fn sigmoid<T: RealField + Copy>(x: T) -> T {
-    if x >= T::zero() {
-        T::one() / (T::one() + (-x).exp())
-    } else {
-        let e = x.exp();
-        e / (T::one() + e)
+    dispatch_scalar(x, sigmoid_f32, sigmoid_f64, |x| {
+        if x >= T::zero() {
+            T::one() / (T::one() + (-x).exp())
+        } else {
+            let e = x.exp();
+            e / (T::one() + e)
+        }
+    })
+}
+
+/// Calls `for_f32` or `for_f64` when `T` is that type, `generic` otherwise. The type test is
+/// resolved at compile time, so the call inlines into a loop the compiler can vectorise.
+#[inline(always)]
+fn dispatch_scalar<T: RealField + Copy>(
+    x: T,
+    for_f32: fn(f32) -> f32,
+    for_f64: fn(f64) -> f64,
+    generic: impl FnOnce(T) -> T,
+) -> T {
+    let mut value = x;
+    let any: &mut dyn Any = &mut value;
+    if let Some(v) = any.downcast_mut::<f32>() {
+        *v = for_f32(*v);
+        return value;
     }
+    if let Some(v) = any.downcast_mut::<f64>() {
+        *v = for_f64(*v);
+        return value;
+    }
+    generic(x)
+}
+
+/// `e^t` for `t <= 0` (and NaN), in `f32`: Cephes' `expf` (Cody-Waite range reduction
+/// `t = n ln 2 + r`, `|r| <= ln 2 / 2`, then a degree-7 polynomial), with the rounding and the
+/// power of two done by float and integer arithmetic instead of `floor` and `ldexp`, so that a
+/// loop over it has no calls and no branches. Within 2 ulp of the exact value (tested against
+/// the standard library over the whole range); subnormal results are rounded once; below
+/// `-104` the result is `0` (the exact value is under half the smallest subnormal).
+#[inline(always)]
+pub(crate) fn exp_nonpositive_f32(t: f32) -> f32 {
+    // 1.5 * 2^23: adding it rounds to an integer, which then sits in the low mantissa bits.
+    const ROUNDING_SHIFT: f32 = 12_582_912.0;
+    const ROUNDING_SHIFT_BITS: i32 = 0x4B40_0000;
+    const LN2_HIGH: f32 = 0.693_359_4;
+    const LN2_LOW: f32 = -2.121_944_4e-4;
+    // Written as a comparison (not `max`) so that a NaN stays NaN.
+    let t = if t < -104.0 { -104.0 } else { t };
+    let shifted = t * std::f32::consts::LOG2_E + ROUNDING_SHIFT;
+    let n_float = shifted - ROUNDING_SHIFT;
+    let n = (shifted.to_bits() as i32).wrapping_sub(ROUNDING_SHIFT_BITS);
+    let r = (t - n_float * LN2_HIGH) - n_float * LN2_LOW;
+    let r2 = r * r;
+    let p = (((((1.987_569_1e-4 * r + 1.398_199_9e-3) * r + 8.333_452e-3) * r + 4.166_579_6e-2)
+        * r
+        + 1.666_666_5e-1)
+        * r
+        + 0.5)
+        * r2
+        + r
+        + 1.0;
+    // 2^n in two normal factors, so that results down to the subnormals are exact powers.
+    let n_half = n >> 1;
+    p * pow2_f32(n_half) * pow2_f32(n.wrapping_sub(n_half))
+}
+
+/// `2^n` for `-126 <= n <= 127`.
+#[inline(always)]
+fn pow2_f32(n: i32) -> f32 {
+    f32::from_bits((n.wrapping_add(127) as u32).wrapping_shl(23))
+}
+
+/// `e^t` for `t <= 0` (and NaN), in `f64`: Cephes' `exp` (Cody-Waite range reduction, then the
+/// rational approximation `1 + 2 r P(r^2) / (Q(r^2) - r P(r^2))`), branch-free like
+/// [`exp_nonpositive_f32`]. Within 2 ulp of the exact value; `0` below `-746`.
+#[inline(always)]
+pub(crate) fn exp_nonpositive_f64(t: f64) -> f64 {
+    // 1.5 * 2^52.
+    const ROUNDING_SHIFT: f64 = 6_755_399_441_055_744.0;
+    const ROUNDING_SHIFT_BITS: i64 = 0x4338_0000_0000_0000;
+    const LN2_HIGH: f64 = 6.931_457_519_531_25e-1;
+    const LN2_LOW: f64 = 1.428_606_820_309_417_2e-6;
+    let t = if t < -746.0 { -746.0 } else { t };
+    let shifted = t * std::f64::consts::LOG2_E + ROUNDING_SHIFT;
+    let n_float = shifted - ROUNDING_SHIFT;
+    let n = (shifted.to_bits() as i64).wrapping_sub(ROUNDING_SHIFT_BITS);
+    let r = (t - n_float * LN2_HIGH) - n_float * LN2_LOW;
+    let r2 = r * r;
+    let p = r * ((1.261_771_930_748_105_9e-4 * r2 + 3.029_944_077_074_419_6e-2) * r2 + 1.0);
+    let q = ((3.001_985_051_386_644_5e-6 * r2 + 2.524_483_403_496_841e-3) * r2
+        + 2.272_655_482_081_550_3e-1)
+        * r2
+        + 2.0;
+    let e = 1.0 + 2.0 * (p / (q - p));
+    let n_half = n >> 1;
+    e * pow2_f64(n_half) * pow2_f64(n.wrapping_sub(n_half))
+}
+
+/// `2^n` for `-1022 <= n <= 1023`.
+#[inline(always)]
+fn pow2_f64(n: i64) -> f64 {
+    f64::from_bits((n.wrapping_add(1023) as u64).wrapping_shl(52))
+}
+
+/// The sigmoid in `f32` from `e = e^-|x|`: `1 / (1 + e)` for `x >= 0`, `e / (1 + e)` below.
+#[inline(always)]
+pub(crate) fn sigmoid_f32(x: f32) -> f32 {
+    let e = exp_nonpositive_f32(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
+/// The sigmoid in `f64`, as [`sigmoid_f32`].
+#[inline(always)]
+pub(crate) fn sigmoid_f64(x: f64) -> f64 {
+    let e = exp_nonpositive_f64(-x.abs());
+    let r = 1.0 / (1.0 + e);
+    if x >= 0.0 {
+        r
+    } else {
+        e * r
+    }
+}
+
+/// `tanh` in `f32`, branch-free: Cephes' `tanhf` odd polynomial for `|x| < 0.625`, and
+/// `sign(x) (1 - e) / (1 + e)` with `e = e^-2|x|` above (no cancellation there: `e < 0.29`).
+/// Exactly `+-1` from `|x| > 9.1` on.
+#[inline(always)]
+pub(crate) fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let z = x * x;
+    let small =
+        ((((-5.704_988_7e-3 * z + 2.063_909e-2) * z - 5.373_971_6e-2) * z + 1.333_144_2e-1) * z
+            - 3.333_328e-1)
+            * z
+            * x
+            + x;
+    // The same sign as x (also for -0.0).
+    let small = small.copysign(x);
+    let e = exp_nonpositive_f32(-2.0 * a);
+    let large = ((1.0 - e) / (1.0 + e)).copysign(x);
+    if a < 0.625 {
+        small
+    } else {
+        large
+    }
+}
+
+/// `tanh` in `f64`, as [`tanh_f32`] with Cephes' rational approximation `x + x z P(z) / Q(z)`
+/// (`z = x^2`) below `0.625`.
+#[inline(always)]
+pub(crate) fn tanh_f64(x: f64) -> f64 {
+    let a = x.abs();
+    let z = x * x;
+    let p =
+        (-9.643_991_794_250_523e-1 * z - 9.928_772_310_019_186e1) * z - 1.614_687_684_417_084_5e3;
+    let q = ((z + 1.128_116_784_916_329_3e2) * z + 2.235_488_390_601_004_5e3) * z
+        + 4.844_063_053_251_255e3;
+    let small = (x * z * (p / q) + x).copysign(x);
+    let e = exp_nonpositive_f64(-2.0 * a);
+    let large = ((1.0 - e) / (1.0 + e)).copysign(x);
+    if a < 0.625 {
+        small
+    } else {
+        large
+    }
+}
+
+/// `tanh`, through [`tanh_f32`] / [`tanh_f64`] for those types.
+#[inline(always)]
+fn tanh<T: RealField + Copy>(x: T) -> T {
+    dispatch_scalar(x, tanh_f32, tanh_f64, |x| x.tanh())
+}
+
+/// Multiplies `grad[i]` by `derivative(pre[i], post[i])` over the common length, summing the
+/// derivatives and counting exact zeros in eight independent lanes so that the loop
+/// vectorises (a single running sum is a serial dependency the compiler must keep in order).
+#[inline(always)]
+fn scale_by_derivative_lanes<T: RealField + Copy>(
+    pre: &[T],
+    post: &[T],
+    grad: &mut [T],
+    derivative: impl Fn(T, T) -> T,
+) -> DerivativeSum<T> {
+    const LANES: usize = 8;
+    // Zeros are counted in `T` lanes (a vector compare and add, like the sums) and flushed to
+    // an integer every block, where every lane's count is still exact (at most 1024).
+    const BLOCK: usize = LANES * 1024;
+    let len = pre.len().min(post.len()).min(grad.len());
+    let pre = pre.get(..len).unwrap_or_default();
+    let post = post.get(..len).unwrap_or_default();
+    let grad = grad.get_mut(..len).unwrap_or_default();
+    let mut sums = [T::zero(); LANES];
+    let mut zeros = 0_usize;
+    let blocks = grad
+        .chunks_mut(BLOCK)
+        .zip(pre.chunks(BLOCK))
+        .zip(post.chunks(BLOCK));
+    for ((grad, pre), post) in blocks {
+        let mut zero_lanes = [T::zero(); LANES];
+        let mut grad_chunks = grad.chunks_exact_mut(LANES);
+        let mut pre_chunks = pre.chunks_exact(LANES);
+        let mut post_chunks = post.chunks_exact(LANES);
+        for ((g, x), y) in (&mut grad_chunks)
+            .zip(&mut pre_chunks)
+            .zip(&mut post_chunks)
+        {
+            scale_lanes(g, x, y, &mut sums, &mut zero_lanes, &derivative);
+        }
+        scale_lanes(
+            grad_chunks.into_remainder(),
+            pre_chunks.remainder(),
+            post_chunks.remainder(),
+            &mut sums,
+            &mut zero_lanes,
+            &derivative,
+        );
+        let block_zeros: f64 = nalgebra::try_convert(sum_lanes(zero_lanes)).unwrap_or(0.0);
+        zeros += block_zeros as usize;
+    }
+    DerivativeSum {
+        sum: sum_lanes(sums),
+        zeros,
+    }
+}
+
+/// Up to eight elements of [`scale_by_derivative_lanes`], one per lane.
+#[inline(always)]
+fn scale_lanes<T: RealField + Copy>(
+    grad: &mut [T],
+    pre: &[T],
+    post: &[T],
+    sums: &mut [T; 8],
+    zeros: &mut [T; 8],
+    derivative: &impl Fn(T, T) -> T,
+) {
+    for ((((g, &x), &y), sum), zero) in grad
+        .iter_mut()
+        .zip(pre)
+        .zip(post)
+        .zip(sums.iter_mut())
+        .zip(zeros.iter_mut())
+    {
+        let d = derivative(x, y);
+        *sum += d;
+        *zero += if d == T::zero() { T::one() } else { T::zero() };
+        *g *= d;
+    }
+}
+
+/// Pairwise sum of eight lanes.
+#[inline(always)]
+pub(crate) fn sum_lanes<T: RealField + Copy>(l: [T; 8]) -> T {
+    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
 }
 
 impl<T: RealField + Copy> Activation<T> for Sigmoid {
@@ -148,6 +403,14 @@ impl<T: RealField + Copy> Activation<T> for Sigmoid {
     fn derivative_from_value(&self, _x: T, y: T) -> T {
         y * (T::one() - y)
     }
+    fn value_slice(&self, input: &[T], output: &mut [T]) {
+        for (o, &x) in output.iter_mut().zip(input) {
+            *o = sigmoid(x);
+        }
+    }
+    fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
+        scale_by_derivative_lanes(pre, post, grad, |_, y| y * (T::one() - y))
+    }
 }
 
 /// The hyperbolic tangent; derivative at most 1.
@@ -160,11 +423,11 @@ impl<T: RealField + Copy> Activation<T> for Tanh {
     }
     #[inline]
     fn value(&self, x: T) -> T {
-        x.tanh()
+        tanh(x)
     }
     #[inline]
     fn derivative(&self, x: T) -> T {
-        let t = x.tanh();
+        let t = tanh(x);
         T::one() - t * t
     }
     fn derivative_max(&self) -> T {
@@ -173,6 +436,14 @@ impl<T: RealField + Copy> Activation<T> for Tanh {
     #[inline]
     fn derivative_from_value(&self, _x: T, y: T) -> T {
         T::one() - y * y
+    }
+    fn value_slice(&self, input: &[T], output: &mut [T]) {
+        for (o, &x) in output.iter_mut().zip(input) {
+            *o = tanh(x);
+        }
+    }
+    fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
+        scale_by_derivative_lanes(pre, post, grad, |_, y| T::one() - y * y)
     }
 }
 
@@ -205,6 +476,20 @@ impl<T: RealField + Copy> Activation<T> for Relu {
     }
     fn nondifferentiable_points(&self) -> &'static [f64] {
         &[0.0]
+    }
+    fn value_slice(&self, input: &[T], output: &mut [T]) {
+        for (o, &x) in output.iter_mut().zip(input) {
+            *o = if x > T::zero() { x } else { T::zero() };
+        }
+    }
+    fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
+        scale_by_derivative_lanes(pre, post, grad, |x, _| {
+            if x > T::zero() {
+                T::one()
+            } else {
+                T::zero()
+            }
+        })
     }
 }
 
@@ -502,4 +787,160 @@ pub fn all_builtin<T: RealField + Copy>() -> Vec<Box<dyn Activation<T>>> {
         Box::new(Softplus),
         Box::new(Identity),
     ]
+}
+
+#[cfg(test)]
+mod fast_math_tests {
+    use super::*;
+
+    /// Distance in units in the last place, on the ordered integer line of the bit patterns.
+    fn ulps_f32(a: f32, b: f32) -> u64 {
+        let key = |v: f32| {
+            let bits = v.to_bits() as i64;
+            if bits < 0 {
+                i64::from(i32::MIN) - bits
+            } else {
+                bits
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    fn ulps_f64(a: f64, b: f64) -> u128 {
+        let key = |v: f64| {
+            let bits = i128::from(v.to_bits() as i64);
+            if bits < 0 {
+                i128::from(i64::MIN) - bits
+            } else {
+                bits
+            }
+        };
+        key(a).abs_diff(key(b))
+    }
+
+    /// Every f32 in [-110, 0] with a stride of 97 bit patterns (~11 million values), plus
+    /// the ends: normal, subnormal and zero results.
+    #[test]
+    fn exp_f32_within_two_ulp_of_std_over_the_whole_range() {
+        let mut worst = (0, 0.0_f32);
+        let mut bits = 0x8000_0000_u32; // -0.0
+        while f32::from_bits(bits) >= -110.0 {
+            let t = f32::from_bits(bits);
+            // The reference: f64 exp rounded to f32 (correctly rounded except on ties).
+            let exact = (f64::from(t)).exp() as f32;
+            let got = exp_nonpositive_f32(t);
+            let d = ulps_f32(got, exact);
+            if d > worst.0 {
+                worst = (d, t);
+            }
+            bits += 97;
+        }
+        assert!(worst.0 <= 2, "{} ulp at {}", worst.0, worst.1);
+        assert_eq!(exp_nonpositive_f32(0.0), 1.0);
+        assert_eq!(exp_nonpositive_f32(-0.0), 1.0);
+        assert_eq!(exp_nonpositive_f32(-1000.0), 0.0);
+        assert_eq!(exp_nonpositive_f32(f32::NEG_INFINITY), 0.0);
+        assert!(exp_nonpositive_f32(f32::NAN).is_nan());
+        // The last subnormals and the underflow to zero.
+        assert_eq!(exp_nonpositive_f32(-103.0), (-103.0_f64).exp() as f32);
+        assert!(exp_nonpositive_f32(-103.0) > 0.0);
+        assert_eq!(exp_nonpositive_f32(-104.0), 0.0);
+    }
+
+    #[test]
+    fn exp_f64_within_two_ulp_of_std_over_the_whole_range() {
+        let mut worst = (0, 0.0_f64);
+        // 2 million points spread over [-750, 0], plus a dense walk near 0.
+        let points = 2_000_000;
+        for i in 0..=points {
+            let t = -750.0 * f64::from(i) / f64::from(points) - 1e-3 * f64::from(i % 7);
+            let exact = t.exp();
+            let got = exp_nonpositive_f64(t);
+            let d = ulps_f64(got, exact);
+            if d > worst.0 {
+                worst = (d, t);
+            }
+        }
+        let mut t = -0.0_f64;
+        for _ in 0..100_000 {
+            let d = ulps_f64(exp_nonpositive_f64(t), t.exp());
+            if d > worst.0 {
+                worst = (d, t);
+            }
+            t = f64::from_bits(t.to_bits() + 1_000_000_007);
+        }
+        assert!(worst.0 <= 2, "{} ulp at {}", worst.0, worst.1);
+        assert_eq!(exp_nonpositive_f64(0.0), 1.0);
+        assert_eq!(exp_nonpositive_f64(-1000.0), 0.0);
+        assert_eq!(exp_nonpositive_f64(f64::NEG_INFINITY), 0.0);
+        assert!(exp_nonpositive_f64(f64::NAN).is_nan());
+        assert!(exp_nonpositive_f64(-744.0) > 0.0);
+        assert_eq!(exp_nonpositive_f64(-746.0), 0.0);
+    }
+
+    #[test]
+    fn sigmoid_and_tanh_close_to_the_reference_and_exact_at_the_limits() {
+        let mut worst_sigmoid = (0, 0.0);
+        let mut worst_tanh = (0, 0.0);
+        for i in -400_000..=400_000 {
+            let x = f64::from(i) * 1e-4 + 1e-7 * f64::from(i % 13);
+            let reference_sigmoid = if x >= 0.0 {
+                1.0 / (1.0 + (-x).exp())
+            } else {
+                x.exp() / (1.0 + x.exp())
+            };
+            let d = ulps_f64(sigmoid_f64(x), reference_sigmoid);
+            if d > worst_sigmoid.0 {
+                worst_sigmoid = (d, x);
+            }
+            let d = ulps_f64(tanh_f64(x), x.tanh());
+            if d > worst_tanh.0 {
+                worst_tanh = (d, x);
+            }
+            let xf = x as f32;
+            let d32 = ulps_f32(sigmoid_f32(xf), {
+                let x = f64::from(xf);
+                (1.0 / (1.0 + (-x).exp())) as f32
+            });
+            assert!(d32 <= 3, "sigmoid_f32({xf}): {d32} ulp");
+            let d32 = ulps_f32(tanh_f32(xf), f64::from(xf).tanh() as f32);
+            assert!(d32 <= 3, "tanh_f32({xf}): {d32} ulp");
+        }
+        assert!(worst_sigmoid.0 <= 4, "sigmoid: {worst_sigmoid:?}");
+        assert!(worst_tanh.0 <= 4, "tanh: {worst_tanh:?}");
+        for x in [1000.0, f64::INFINITY] {
+            assert_eq!(sigmoid_f64(x), 1.0);
+            assert_eq!(sigmoid_f64(-x), 0.0);
+            assert_eq!(tanh_f64(x), 1.0);
+            assert_eq!(tanh_f64(-x), -1.0);
+            assert_eq!(sigmoid_f32(x as f32), 1.0);
+            assert_eq!(sigmoid_f32(-x as f32), 0.0);
+            assert_eq!(tanh_f32(x as f32), 1.0);
+            assert_eq!(tanh_f32(-x as f32), -1.0);
+        }
+        assert_eq!(sigmoid_f32(0.0), 0.5);
+        assert_eq!(tanh_f32(-0.0).to_bits(), (-0.0_f32).to_bits());
+        assert!(sigmoid_f32(f32::NAN).is_nan() && tanh_f64(f64::NAN).is_nan());
+    }
+
+    #[test]
+    fn lanes_agree_with_the_elementwise_default() {
+        for len in [0, 1, 7, 8, 9, 33] {
+            let pre: Vec<f64> = (0..len).map(|i| f64::from(i) * 0.37 - 5.0).collect();
+            let post: Vec<f64> = pre.iter().map(|&x| sigmoid_f64(x)).collect();
+            let mut grad: Vec<f64> = (0..len).map(|i| 1.0 + f64::from(i)).collect();
+            let mut expected = grad.clone();
+            let mut sum = 0.0;
+            for (g, &y) in expected.iter_mut().zip(&post) {
+                sum += y * (1.0 - y);
+                *g *= y * (1.0 - y);
+            }
+            let got = Activation::<f64>::scale_by_derivative(&Sigmoid, &pre, &post, &mut grad);
+            assert_eq!(grad, expected);
+            assert!((got.sum - sum).abs() <= 1e-12 * (1.0 + sum));
+            let mut relu_grad = vec![1.0; len as usize];
+            let got = Activation::<f64>::scale_by_derivative(&Relu, &pre, &post, &mut relu_grad);
+            assert_eq!(got.zeros, pre.iter().filter(|&&x| x <= 0.0).count());
+        }
+    }
 }

@@ -4,16 +4,22 @@
 //! the last batch size it saw), so a steady-state training step allocates nothing: the buffers
 //! are reallocated only when the batch size changes.
 //!
-//! Matrix products go through nalgebra's `gemm`, which hands dynamic matrices to the
-//! `matrixmultiply` kernels. Transposed operands are zero-copy strided views of the same
-//! storage, never `tr_mul`/`gemm_tr` (element-wise loops in nalgebra).
+//! Matrix products go through `crate::matmul` (faer's GEMM for `f32` and `f64`). Transposed
+//! operands are zero-copy strided views of the same storage, never copies.
+//!
+//! The element-wise work is arranged in as few passes over memory as possible: the forward pass
+//! adds the bias and applies the activation column by column while the column is in cache; the
+//! backward pass scales by the activation's derivative, sums the derivative statistics and the
+//! bias gradient in one pass per column; the weight statistics (`||dW||^2`, `max |dW|`,
+//! `||W||^2`) take one vectorised pass over the weights, or none when the network measures
+//! them in the optimizer's pass instead (see [`StatisticsLevel`]).
 
 use std::fmt::Debug;
 
 use nalgebra::{DMatrix, DVector, RealField};
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::{cast, Activation};
+use crate::activation::{cast, sum_lanes, Activation};
 use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::matmul::multiply_into;
@@ -65,6 +71,23 @@ pub struct BackwardStats {
     pub dead_units: usize,
 }
 
+/// Which of the [`BackwardStats`] a layer's backward pass computes; see
+/// [`Layer::set_statistics`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatisticsLevel {
+    /// Every field of [`BackwardStats`] (the default).
+    #[default]
+    All,
+    /// Every field except the three that need a pass over the weights and their gradient
+    /// (`weight_grad_sq`, `weight_grad_max_abs`, `weight_sq`, left at zero).
+    /// [`Network::train_step`](crate::network::Network::train_step) uses this and measures
+    /// those three in the optimizer's pass over the same memory instead.
+    WithoutWeightPass,
+    /// None: every field is zero (for
+    /// [`Network::set_report`](crate::network::Network::set_report)`(false)`).
+    None,
+}
+
 /// A differentiable layer in a sequential network.
 pub trait Layer<T: RealField + Copy>: Debug + Send {
     /// The layer's name, unique within its network.
@@ -110,6 +133,19 @@ pub trait Layer<T: RealField + Copy>: Debug + Send {
 
     /// Calls `visit` with each parameter and its gradient, mutably, in a fixed order.
     fn visit_parameters_mut(&mut self, visit: &mut dyn FnMut(ParameterMut<'_, T>));
+
+    /// Chooses which statistics later [`backward`](Layer::backward) calls compute, and returns
+    /// whether the layer honours the choice.
+    ///
+    /// The default ignores it and returns `false`: the layer keeps computing every statistic,
+    /// and the network takes them from its backward pass. A layer that returns `true` must
+    /// name its weight tensor `"weights"` in
+    /// [`visit_parameters_mut`](Layer::visit_parameters_mut), where the network then measures
+    /// the weight statistics it skipped.
+    fn set_statistics(&mut self, level: StatisticsLevel) -> bool {
+        let _ = level;
+        false
+    }
 }
 
 /// A fully connected layer: `y = f(x W + b)`, with `W` of shape `inputs x units`.
@@ -123,6 +159,7 @@ pub struct Dense<T: RealField + Copy> {
     bias_grad: DVector<T>,
     pre_activation: DMatrix<T>,
     output: DMatrix<T>,
+    statistics: StatisticsLevel,
 }
 
 impl<T: RealField + Copy> Dense<T> {
@@ -186,6 +223,7 @@ impl<T: RealField + Copy> Dense<T> {
             bias_grad: DVector::zeros(units),
             pre_activation: DMatrix::zeros(0, units),
             output: DMatrix::zeros(0, units),
+            statistics: StatisticsLevel::All,
             weights,
             bias,
             activation,
@@ -267,11 +305,19 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             self.output = DMatrix::zeros(batch, units);
         }
         multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
-        for (mut column, &b) in self.pre_activation.column_iter_mut().zip(self.bias.iter()) {
-            column.add_scalar_mut(b);
+        // Bias and activation column by column, while the column is in cache.
+        let columns = self
+            .pre_activation
+            .as_mut_slice()
+            .chunks_exact_mut(batch)
+            .zip(self.output.as_mut_slice().chunks_exact_mut(batch))
+            .zip(self.bias.iter());
+        for ((pre, post), &b) in columns {
+            for z in pre.iter_mut() {
+                *z += b;
+            }
+            self.activation.value_slice(pre, post);
         }
-        self.activation
-            .value_slice(self.pre_activation.as_slice(), self.output.as_mut_slice());
         Ok(&self.output)
     }
 
@@ -327,10 +373,7 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             if sums.zeros == batch {
                 dead_units += 1;
             }
-            let mut b = T::zero();
-            for &g in grad.iter() {
-                b += g;
-            }
+            let b = lane_sum(grad);
             *bias_grad = b;
             bias_grad_sq += b * b;
         }
@@ -341,29 +384,21 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             multiply_into(input_grad, output_grad, false, &self.weights, true);
         }
 
-        let mut weight_grad_sq = T::zero();
-        let mut weight_grad_max = T::zero();
-        let mut weight_sq = T::zero();
-        for (&g, &w) in self
-            .weight_grad
-            .as_slice()
-            .iter()
-            .zip(self.weights.as_slice())
-        {
-            weight_grad_sq += g * g;
-            let a = g.abs();
-            // A NaN is taken too, so it shows in the report.
-            if a > weight_grad_max || !a.is_finite() {
-                weight_grad_max = a;
-            }
-            weight_sq += w * w;
+        let statistics = self.statistics;
+        if statistics == StatisticsLevel::None {
+            return Ok(BackwardStats::default());
         }
+        let weights = if statistics == StatisticsLevel::All {
+            measure_weights(self.weight_grad.as_slice(), self.weights.as_slice())
+        } else {
+            MeasurementLanes::new().finish()
+        };
         let max_derivative = to_f64(self.activation.derivative_max());
         Ok(BackwardStats {
-            weight_grad_sq: to_f64(weight_grad_sq),
-            weight_grad_max_abs: to_f64(weight_grad_max),
+            weight_grad_sq: to_f64(weights.grad_sq),
+            weight_grad_max_abs: to_f64(weights.grad_max_abs),
             bias_grad_sq: to_f64(bias_grad_sq),
-            weight_sq: to_f64(weight_sq),
+            weight_sq: to_f64(weights.value_sq),
             mean_derivative_ratio: to_f64(derivative_total)
                 / ((batch * units) as f64 * max_derivative),
             saturated_units,
@@ -400,4 +435,102 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             grad: self.bias_grad.as_mut_slice(),
         });
     }
+
+    fn set_statistics(&mut self, level: StatisticsLevel) -> bool {
+        self.statistics = level;
+        true
+    }
+}
+
+/// The sum of a slice in eight lanes (vectorisable; pairwise at the end).
+fn lane_sum<T: RealField + Copy>(values: &[T]) -> T {
+    let mut lanes = [T::zero(); 8];
+    let mut chunks = values.chunks_exact(8);
+    for chunk in &mut chunks {
+        for (lane, &v) in lanes.iter_mut().zip(chunk) {
+            *lane += v;
+        }
+    }
+    for (lane, &v) in lanes.iter_mut().zip(chunks.remainder()) {
+        *lane += v;
+    }
+    sum_lanes(lanes)
+}
+
+/// `||grad||^2`, `max |grad|` and `||value||^2` of one parameter tensor.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct WeightMeasurement<T> {
+    pub(crate) grad_sq: T,
+    pub(crate) grad_max_abs: T,
+    pub(crate) value_sq: T,
+}
+
+/// Eight-lane accumulators of a [`WeightMeasurement`], for vectorisable loops.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MeasurementLanes<T> {
+    grad_sq: [T; 8],
+    grad_max: [T; 8],
+    value_sq: [T; 8],
+}
+
+impl<T: RealField + Copy> MeasurementLanes<T> {
+    /// All lanes zero.
+    #[inline(always)]
+    pub(crate) fn new() -> Self {
+        Self {
+            grad_sq: [T::zero(); 8],
+            grad_max: [T::zero(); 8],
+            value_sq: [T::zero(); 8],
+        }
+    }
+
+    /// Adds up to eight gradients and parameter values, one per lane.
+    #[inline(always)]
+    pub(crate) fn add(&mut self, grad: &[T], value: &[T]) {
+        let lanes = self
+            .grad_sq
+            .iter_mut()
+            .zip(self.grad_max.iter_mut())
+            .zip(self.value_sq.iter_mut());
+        for ((&g, &w), ((s, m), v)) in grad.iter().zip(value).zip(lanes) {
+            *s += g * g;
+            let a = g.abs();
+            *m = if a > *m { a } else { *m };
+            *v += w * w;
+        }
+    }
+
+    /// Folds the lanes. The maximum is NaN when any gradient was NaN (seen through the sum of
+    /// squares, which only a NaN makes NaN).
+    #[inline(always)]
+    pub(crate) fn finish(self) -> WeightMeasurement<T> {
+        let grad_sq = sum_lanes(self.grad_sq);
+        let mut max = T::zero();
+        for m in self.grad_max {
+            if m > max {
+                max = m;
+            }
+        }
+        WeightMeasurement {
+            // A sum of squares is never negative: only a NaN fails this.
+            grad_max_abs: if grad_sq >= T::zero() { max } else { grad_sq },
+            grad_sq,
+            value_sq: sum_lanes(self.value_sq),
+        }
+    }
+}
+
+/// One vectorisable pass over a gradient and its parameter (over their common length).
+pub(crate) fn measure_weights<T: RealField + Copy>(
+    grad: &[T],
+    value: &[T],
+) -> WeightMeasurement<T> {
+    let mut lanes = MeasurementLanes::new();
+    let mut grad_chunks = grad.chunks_exact(8);
+    let mut value_chunks = value.chunks_exact(8);
+    for (g, w) in (&mut grad_chunks).zip(&mut value_chunks) {
+        lanes.add(g, w);
+    }
+    lanes.add(grad_chunks.remainder(), value_chunks.remainder());
+    lanes.finish()
 }

@@ -33,7 +33,7 @@ use crate::data::Dataset;
 use crate::error::{check_finite, Error, Result};
 use crate::history::{ActivityStats, GradientStats, Recorder, WeightElement};
 use crate::init::{recommended_gain, seeded_rng, Init};
-use crate::layer::{Dense, Layer, ParameterMut};
+use crate::layer::{Dense, Layer, ParameterMut, StatisticsLevel};
 use crate::loss::Loss;
 use crate::optim::Optimizer;
 use crate::report::{GradientReport, LayerReport};
@@ -258,6 +258,10 @@ impl<T: RealField + Copy> NetworkBuilder<T> {
             batch_x: DMatrix::zeros(0, 0),
             batch_y: DMatrix::zeros(0, 0),
             order: Vec::new(),
+            report_enabled: true,
+            statistics_level: None,
+            layers_honour_level: Vec::new(),
+            weight_statistics_deferred: false,
         })
     }
 }
@@ -288,6 +292,14 @@ pub struct Network<T: RealField + Copy> {
     batch_x: DMatrix<T>,
     batch_y: DMatrix<T>,
     order: Vec<usize>,
+    /// Whether backward passes fill the report's statistics ([`Network::set_report`]).
+    report_enabled: bool,
+    /// The statistics level last given to every layer (`None` before the first pass).
+    statistics_level: Option<StatisticsLevel>,
+    /// Per layer: whether it honoured `statistics_level`.
+    layers_honour_level: Vec<bool>,
+    /// Whether the last backward pass left the weight statistics to the step.
+    weight_statistics_deferred: bool,
 }
 
 /// The outcome of one [`Network::train_epoch`].
@@ -337,8 +349,63 @@ impl<T: RealField + Copy> Network<T> {
     }
 
     /// The report of the last backward pass (and step, for the update ratios).
+    ///
+    /// After [`backward`](Network::backward) every field but the update ratios is filled;
+    /// [`step`](Network::step) adds the update ratios. After
+    /// [`train_step`](Network::train_step) (and so in [`train_epoch`](Network::train_epoch))
+    /// every field is filled too, but the weight statistics (`weight_grad_l2`,
+    /// `weight_grad_rms`, `weight_grad_max_abs`, `weight_l2`) are measured in the optimizer's
+    /// pass over the weights ([`Optimizer::update_measured`]) instead of in the backward pass:
+    /// the same values (of the gradient and the weights before the update), one pass fewer.
+    /// With the report turned off ([`set_report`](Network::set_report)) only the loss and
+    /// the batch size are filled.
     pub fn report(&self) -> &GradientReport {
         &self.report
+    }
+
+    /// Turns the [`GradientReport`]'s per-layer statistics on (the default) or off.
+    ///
+    /// Off, backward passes skip every statistic (derivative sums, gradient and weight norms,
+    /// update ratios): the per-layer fields of the report are NaN (update ratios `None`), the
+    /// loss and batch size are still filled. This is for measuring what the report costs (the
+    /// `breakdown` group of `benches/training_step.rs`) or for training where nobody reads the
+    /// report; with [`Network::train_step`] the report costs about 1 % of a step
+    /// (docs/performance.md). Custom layers that do not implement
+    /// [`Layer::set_statistics`] keep computing their statistics; the network ignores them.
+    ///
+    /// ```
+    /// use vanishing_gradient::prelude::*;
+    /// use nalgebra::DMatrix;
+    ///
+    /// let mut net = NetworkBuilder::<f64>::new(2).dense(3, Tanh).dense(1, Identity).build()?;
+    /// net.set_report(false);
+    /// let report = net.backward(&DMatrix::from_element(4, 2, 0.5), &DMatrix::zeros(4, 1))?;
+    /// assert!(report.loss.is_finite());
+    /// assert!(report.layers[0].weight_grad_l2.is_nan());
+    /// assert!(!net.report_enabled());
+    /// # Ok::<(), vanishing_gradient::Error>(())
+    /// ```
+    pub fn set_report(&mut self, enabled: bool) {
+        self.report_enabled = enabled;
+    }
+
+    /// Whether the report's per-layer statistics are computed ([`Network::set_report`]).
+    pub fn report_enabled(&self) -> bool {
+        self.report_enabled
+    }
+
+    /// Gives every layer the statistics level of the next backward pass (only when it changes).
+    fn set_statistics_level(&mut self, level: StatisticsLevel) {
+        if self.statistics_level == Some(level)
+            && self.layers_honour_level.len() == self.layers.len()
+        {
+            return;
+        }
+        self.layers_honour_level.clear();
+        for layer in &mut self.layers {
+            self.layers_honour_level.push(layer.set_statistics(level));
+        }
+        self.statistics_level = Some(level);
     }
 
     /// The network's output for `input` (`batch x input_width`).
@@ -402,6 +469,22 @@ impl<T: RealField + Copy> Network<T> {
     /// [`Error::ShapeMismatch`], [`Error::EmptyBatch`], [`Error::NonFinite`] for bad input or
     /// target. A non-finite loss or gradient is not an error: it shows in the report.
     pub fn backward(&mut self, input: &DMatrix<T>, target: &DMatrix<T>) -> Result<&GradientReport> {
+        let level = if self.report_enabled {
+            StatisticsLevel::All
+        } else {
+            StatisticsLevel::None
+        };
+        self.backward_with(input, target, level)?;
+        Ok(&self.report)
+    }
+
+    /// The backward pass with the layers' statistics at `level`.
+    fn backward_with(
+        &mut self,
+        input: &DMatrix<T>,
+        target: &DMatrix<T>,
+        level: StatisticsLevel,
+    ) -> Result<()> {
         self.check_input(input)?;
         let expected = (input.nrows(), self.output_width());
         if target.shape() != expected {
@@ -412,6 +495,8 @@ impl<T: RealField + Copy> Network<T> {
             });
         }
         check_finite(target.as_slice(), || "loss target".into())?;
+        self.set_statistics_level(level);
+        self.weight_statistics_deferred = level == StatisticsLevel::WithoutWeightPass;
         self.forward_unchecked(input)?;
         let batch = input.nrows();
         for (g, layer) in self.grads.iter_mut().zip(&self.layers) {
@@ -438,7 +523,12 @@ impl<T: RealField + Copy> Network<T> {
             };
             let layer_input = layers_before.last().map_or(input, |p| p.output());
             let stats = layer.backward(layer_input, output_grad, grads_before.last_mut())?;
+            let honoured = self.layers_honour_level.get(l).copied().unwrap_or(false);
             if let Some(entry) = self.report.layers.get_mut(l) {
+                if !self.report_enabled {
+                    clear_statistics(entry);
+                    continue;
+                }
                 entry.weight_grad_l2 = stats.weight_grad_sq.sqrt();
                 entry.weight_grad_rms =
                     (stats.weight_grad_sq / entry.weight_count.max(1) as f64).sqrt();
@@ -450,10 +540,17 @@ impl<T: RealField + Copy> Network<T> {
                 entry.saturated_share = stats.saturated_units as f64 / units;
                 entry.dead_share = stats.dead_units as f64 / units;
                 entry.update_ratio = None;
+                if honoured && level == StatisticsLevel::WithoutWeightPass {
+                    // Filled by the step, from the optimizer's pass.
+                    entry.weight_grad_l2 = f64::NAN;
+                    entry.weight_grad_rms = f64::NAN;
+                    entry.weight_grad_max_abs = f64::NAN;
+                    entry.weight_l2 = f64::NAN;
+                }
             }
         }
         self.has_gradients = true;
-        Ok(&self.report)
+        Ok(())
     }
 
     /// Applies `optimizer` to every parameter with the gradients of the last
@@ -478,22 +575,47 @@ impl<T: RealField + Copy> Network<T> {
                 .then(|| crate::activation::cast::<T>(max_norm / norm))
         });
         optimizer.begin_step();
+        let deferred = std::mem::take(&mut self.weight_statistics_deferred);
+        let report_enabled = self.report_enabled;
         let mut slot = 0;
-        for (layer, entry) in self.layers.iter_mut().zip(self.report.layers.iter_mut()) {
+        let layers = self
+            .layers
+            .iter_mut()
+            .zip(self.report.layers.iter_mut())
+            .zip(&self.layers_honour_level);
+        for ((layer, entry), &honoured) in layers {
+            let measure = deferred && honoured;
             let mut weight_delta_sq = T::zero();
+            let mut measurement = None;
             layer.visit_parameters_mut(&mut |p| {
                 if let Some(s) = scale {
                     for g in p.grad.iter_mut() {
                         *g *= s;
                     }
                 }
-                let delta_sq = optimizer.update(slot, p.value, p.grad);
-                if p.name == "weights" {
-                    weight_delta_sq = delta_sq;
+                if p.name == "weights" && measure {
+                    let m = optimizer.update_measured(slot, p.value, p.grad);
+                    weight_delta_sq = m.squared_change;
+                    measurement = Some(m);
+                } else {
+                    let delta_sq = optimizer.update(slot, p.value, p.grad);
+                    if p.name == "weights" {
+                        weight_delta_sq = delta_sq;
+                    }
                 }
                 slot += 1;
             });
-            let delta: f64 = nalgebra::try_convert(weight_delta_sq).unwrap_or(f64::NAN);
+            if !report_enabled {
+                continue;
+            }
+            if let Some(m) = measurement {
+                let grad_sq = to_f64(m.grad_sq);
+                entry.weight_grad_l2 = grad_sq.sqrt();
+                entry.weight_grad_rms = (grad_sq / entry.weight_count.max(1) as f64).sqrt();
+                entry.weight_grad_max_abs = to_f64(m.grad_max_abs);
+                entry.weight_l2 = to_f64(m.value_sq).sqrt();
+            }
+            let delta = to_f64(weight_delta_sq);
             entry.update_ratio = (entry.weight_l2 > 0.0).then(|| delta.sqrt() / entry.weight_l2);
         }
         Ok(&self.report)
@@ -509,7 +631,14 @@ impl<T: RealField + Copy> Network<T> {
         target: &DMatrix<T>,
         optimizer: &mut dyn Optimizer<T>,
     ) -> Result<&GradientReport> {
-        self.backward(input, target)?;
+        // Clipping needs the gradient norms before the step, so it keeps them in the backward
+        // pass; otherwise the step measures the weights in the optimizer's pass.
+        let level = match (self.report_enabled, self.clip_norm) {
+            (false, _) => StatisticsLevel::None,
+            (true, Some(_)) => StatisticsLevel::All,
+            (true, None) => StatisticsLevel::WithoutWeightPass,
+        };
+        self.backward_with(input, target, level)?;
         self.step(optimizer)
     }
 
@@ -669,6 +798,23 @@ impl<T: RealField + Copy + WeightElement> Network<T> {
     }
 }
 
+fn to_f64<T: RealField + Copy>(v: T) -> f64 {
+    nalgebra::try_convert(v).unwrap_or(f64::NAN)
+}
+
+/// The per-layer statistics of a report with the report turned off.
+fn clear_statistics(entry: &mut LayerReport) {
+    entry.weight_grad_l2 = f64::NAN;
+    entry.weight_grad_rms = f64::NAN;
+    entry.weight_grad_max_abs = f64::NAN;
+    entry.bias_grad_l2 = f64::NAN;
+    entry.weight_l2 = f64::NAN;
+    entry.mean_derivative_ratio = f64::NAN;
+    entry.saturated_share = f64::NAN;
+    entry.dead_share = f64::NAN;
+    entry.update_ratio = None;
+}
+
 fn reset_accumulator(report: &mut GradientReport) {
     report.loss = 0.0;
     for l in &mut report.layers {
@@ -717,5 +863,93 @@ fn finish_average(sum: &mut GradientReport, batches: usize) {
         s.saturated_share /= n;
         s.dead_share /= n;
         s.update_ratio = s.update_ratio.map(|u| u / n);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::activation::{Identity, Relu, Sigmoid, Tanh};
+    use crate::optim::{Adam, Sgd};
+
+    fn pair() -> (Network<f64>, Network<f64>, DMatrix<f64>, DMatrix<f64>) {
+        let build = || {
+            NetworkBuilder::<f64>::new(5)
+                .dense(7, Sigmoid)
+                .dense(9, Relu)
+                .dense(4, Tanh)
+                .dense(3, Identity)
+                .seed(3)
+                .build()
+        };
+        let x = DMatrix::from_fn(11, 5, |i, j| ((i * 5 + j) as f64 * 0.37).sin());
+        let y = DMatrix::from_fn(11, 3, |i, j| ((i + 2 * j) as f64 * 0.21).cos());
+        match (build(), build()) {
+            (Ok(a), Ok(b)) => (a, b, x, y),
+            _ => panic!("build failed"),
+        }
+    }
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() <= 1e-12 * (1.0 + a.abs().max(b.abs()))
+    }
+
+    /// `train_step` measures the weights in the optimizer's pass; `backward` then `step` in the
+    /// backward pass: the reports must agree, with SGD's fused pass and Adam's default one.
+    #[test]
+    fn train_step_report_matches_backward_then_step() -> Result<()> {
+        for adam in [false, true] {
+            let (mut fused, mut separate, x, y) = pair();
+            let (mut o1, mut o2): (Box<dyn Optimizer<f64>>, Box<dyn Optimizer<f64>>) = if adam {
+                (Box::new(Adam::new(0.01)?), Box::new(Adam::new(0.01)?))
+            } else {
+                (Box::new(Sgd::new(0.1)?), Box::new(Sgd::new(0.1)?))
+            };
+            for _ in 0..3 {
+                let a = fused.train_step(&x, &y, o1.as_mut())?.clone();
+                separate.backward(&x, &y)?;
+                let b = separate.step(o2.as_mut())?.clone();
+                assert_eq!(a.layers.len(), 4);
+                for (la, lb) in a.layers.iter().zip(&b.layers) {
+                    for (u, v) in [
+                        (la.weight_grad_l2, lb.weight_grad_l2),
+                        (la.weight_grad_rms, lb.weight_grad_rms),
+                        (la.weight_grad_max_abs, lb.weight_grad_max_abs),
+                        (la.weight_l2, lb.weight_l2),
+                        (la.bias_grad_l2, lb.bias_grad_l2),
+                        (la.mean_derivative_ratio, lb.mean_derivative_ratio),
+                    ] {
+                        assert!(u > 0.0 && close(u, v), "{}: {u} vs {v}", la.name);
+                    }
+                    match (la.update_ratio, lb.update_ratio) {
+                        (Some(u), Some(v)) => assert!(u > 0.0 && close(u, v)),
+                        other => panic!("update ratios {other:?}"),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn report_off_gives_nan_statistics_and_the_same_step() -> Result<()> {
+        let (mut with, mut without, x, y) = pair();
+        without.set_report(false);
+        let mut o1 = Sgd::new(0.1)?;
+        let mut o2 = Sgd::new(0.1)?;
+        for _ in 0..2 {
+            let a = with.train_step(&x, &y, &mut o1)?.clone();
+            let b = without.train_step(&x, &y, &mut o2)?.clone();
+            assert_eq!(a.loss, b.loss);
+            for l in &b.layers {
+                assert!(l.weight_grad_l2.is_nan() && l.mean_derivative_ratio.is_nan());
+                assert!(l.update_ratio.is_none());
+            }
+        }
+        // Turned back on, the statistics return.
+        without.set_report(true);
+        let b = without.train_step(&x, &y, &mut o2)?;
+        assert!(b.layers.iter().all(|l| l.weight_grad_l2 > 0.0));
+        Ok(())
     }
 }

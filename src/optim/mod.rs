@@ -87,11 +87,50 @@ pub trait Optimizer<T: RealField + Copy>: Debug + Send {
     /// life; the optimizer keeps per-slot state.
     fn update(&mut self, slot: usize, value: &mut [T], grad: &[T]) -> T;
 
+    /// [`update`](Optimizer::update), and the gradient's and the parameter's statistics on
+    /// the way: `||grad||^2`, `max |grad|` and `||value||^2` of the values *before* the update
+    /// (over the common length of `value` and `grad`).
+    ///
+    /// [`Network::train_step`](crate::network::Network::train_step) calls this for weight
+    /// tensors, so that its [`GradientReport`](crate::report::GradientReport) needs no pass
+    /// over the weights of its own. The default measures in one vectorised pass and then calls
+    /// [`update`](Optimizer::update); [`Sgd`] overrides it with a single fused pass. An
+    /// override must return the same values as the default (up to rounding).
+    fn update_measured(
+        &mut self,
+        slot: usize,
+        value: &mut [T],
+        grad: &[T],
+    ) -> UpdateMeasurement<T> {
+        let before = crate::layer::measure_weights(grad, value);
+        let squared_change = self.update(slot, value, grad);
+        UpdateMeasurement {
+            squared_change,
+            grad_sq: before.grad_sq,
+            grad_max_abs: before.grad_max_abs,
+            value_sq: before.value_sq,
+        }
+    }
+
     /// The current learning rate.
     fn learning_rate(&self) -> f64;
 
     /// Sets the learning rate (for schedules).
     fn set_learning_rate(&mut self, learning_rate: f64);
+}
+
+/// What [`Optimizer::update_measured`] returns: the squared change and the statistics of the
+/// gradient and of the parameter before the update.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct UpdateMeasurement<T> {
+    /// `||value_new - value_old||^2`, what [`Optimizer::update`] returns.
+    pub squared_change: T,
+    /// `||grad||^2`.
+    pub grad_sq: T,
+    /// `max |grad|`; NaN when any gradient is NaN.
+    pub grad_max_abs: T,
+    /// `||value_old||^2`: the parameter's norm at the time of the step, squared.
+    pub value_sq: T,
 }
 
 /// Checks that a learning rate is finite and positive.

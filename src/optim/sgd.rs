@@ -2,9 +2,11 @@
 
 use nalgebra::RealField;
 
-use super::{accept_learning_rate, apply, validate_learning_rate, Optimizer};
+use super::{accept_learning_rate, validate_learning_rate, Optimizer, UpdateMeasurement};
 use crate::activation::cast;
+use crate::activation::sum_lanes;
 use crate::error::Result;
+use crate::layer::MeasurementLanes;
 
 /// Stochastic gradient descent: `p -= lr g`. Keeps no state, so one `Sgd` serves any scalar
 /// type.
@@ -37,6 +39,23 @@ impl Sgd {
     }
 }
 
+/// `p -= lr g` on up to eight elements, adding each squared change (measured on the stored
+/// values, so that it is the change actually made) to its lane.
+#[inline(always)]
+fn step_lanes<T: RealField + Copy>(
+    value: &mut [T],
+    grad: &[T],
+    learning_rate: T,
+    changes: &mut [T; 8],
+) {
+    for ((p, &g), c) in value.iter_mut().zip(grad).zip(changes.iter_mut()) {
+        let new = *p - learning_rate * g;
+        let change = new - *p;
+        *p = new;
+        *c += change * change;
+    }
+}
+
 impl<T: RealField + Copy> Optimizer<T> for Sgd {
     fn name(&self) -> &'static str {
         "sgd"
@@ -44,11 +63,47 @@ impl<T: RealField + Copy> Optimizer<T> for Sgd {
 
     fn update(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> T {
         let learning_rate: T = cast(self.learning_rate);
-        let mut squared_change = T::zero();
-        for (p, &g) in value.iter_mut().zip(grad) {
-            squared_change += apply(p, *p - learning_rate * g);
+        let mut changes = [T::zero(); 8];
+        let mut value_chunks = value.chunks_exact_mut(8);
+        let mut grad_chunks = grad.chunks_exact(8);
+        for (v, g) in (&mut value_chunks).zip(&mut grad_chunks) {
+            step_lanes(v, g, learning_rate, &mut changes);
         }
-        squared_change
+        step_lanes(
+            value_chunks.into_remainder(),
+            grad_chunks.remainder(),
+            learning_rate,
+            &mut changes,
+        );
+        sum_lanes(changes)
+    }
+
+    /// One pass: the update, its squared change and the gradient's and weights' statistics.
+    fn update_measured(
+        &mut self,
+        _slot: usize,
+        value: &mut [T],
+        grad: &[T],
+    ) -> UpdateMeasurement<T> {
+        let learning_rate: T = cast(self.learning_rate);
+        let mut changes = [T::zero(); 8];
+        let mut lanes = MeasurementLanes::new();
+        let mut value_chunks = value.chunks_exact_mut(8);
+        let mut grad_chunks = grad.chunks_exact(8);
+        for (v, g) in (&mut value_chunks).zip(&mut grad_chunks) {
+            lanes.add(g, v);
+            step_lanes(v, g, learning_rate, &mut changes);
+        }
+        let (v, g) = (value_chunks.into_remainder(), grad_chunks.remainder());
+        lanes.add(g, v);
+        step_lanes(v, g, learning_rate, &mut changes);
+        let before = lanes.finish();
+        UpdateMeasurement {
+            squared_change: sum_lanes(changes),
+            grad_sq: before.grad_sq,
+            grad_max_abs: before.grad_max_abs,
+            value_sq: before.value_sq,
+        }
     }
 
     fn learning_rate(&self) -> f64 {
