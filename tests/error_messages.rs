@@ -248,10 +248,12 @@ fn json_errors_name_the_epoch_the_layer_and_the_field() {
 
 #[test]
 fn configuration_errors_name_the_field_and_the_value() {
-    let mut config = DiagnoseConfig::default();
-    config.gradients = GradientConfig {
-        vanishing_ratio: f64::NAN,
-        ..GradientConfig::default()
+    let config = DiagnoseConfig {
+        gradients: GradientConfig {
+            vanishing_ratio: f64::NAN,
+            ..GradientConfig::default()
+        },
+        ..DiagnoseConfig::default()
     };
     let text = message(diagnose_with(&TrainingHistory::new(), &config));
     assert_eq!(text, "invalid vanishing_ratio: must lie in (0, 1], got NaN");
