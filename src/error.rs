@@ -68,7 +68,8 @@ pub enum Error {
     },
 }
 
-/// `history error at epoch 3, layer `dense1`: reason`, leaving out the parts that are unknown.
+/// The message of [`Error::History`]: "history error at epoch 3, layer `dense1`: reason",
+/// leaving out the parts that are unknown.
 fn history_message(epoch: Option<usize>, layer: Option<&str>, reason: &str) -> String {
     let place = match (epoch, layer) {
         (Some(epoch), Some(layer)) => format!(" at epoch {epoch}, layer `{layer}`"),
