@@ -57,7 +57,7 @@ pub enum Error {
     #[error("invalid state: {0}")]
     InvalidState(String),
     /// A training history cannot be used as given.
-    #[error("history error at epoch {epoch:?}, layer {layer:?}: {reason}")]
+    #[error("{}", history_message(*epoch, layer.as_deref(), reason))]
     History {
         /// The epoch index concerned, if one.
         epoch: Option<usize>,
@@ -66,6 +66,18 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+}
+
+/// The message of [`Error::History`]: "history error at epoch 3, layer `dense1`: reason",
+/// leaving out the parts that are unknown.
+fn history_message(epoch: Option<usize>, layer: Option<&str>, reason: &str) -> String {
+    let place = match (epoch, layer) {
+        (Some(epoch), Some(layer)) => format!(" at epoch {epoch}, layer `{layer}`"),
+        (Some(epoch), None) => format!(" at epoch {epoch}"),
+        (None, Some(layer)) => format!(" in layer `{layer}`"),
+        (None, None) => String::new(),
+    };
+    format!("history error{place}: {reason}")
 }
 
 /// `Result` with this crate's [`Error`].
