@@ -169,14 +169,7 @@ pub fn gradient_flow_svg(history: &TrainingHistory) -> Result<String> {
                 }
             }
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 13))
-            .draw()
-            .map_err(drawing_error)?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 13)?;
         root.present().map_err(drawing_error)?;
     }
     Ok(svg)

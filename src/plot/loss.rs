@@ -139,14 +139,7 @@ pub fn loss_svg(history: &TrainingHistory) -> Result<String> {
             }
         }
 
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK.mix(0.4))
-            .label_font((FONT, 14))
-            .draw()
-            .map_err(drawing_error)?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 14)?;
         root.present().map_err(drawing_error)?;
     }
     Ok(svg)

@@ -81,6 +81,27 @@ fn drawing_error(error: impl std::fmt::Display) -> Error {
     Error::InvalidState(format!("drawing the plot failed: {error}"))
 }
 
+/// Draws the legend box that every plot uses, at `position`, in `font_size`.
+fn draw_legend<'a, DB, CT>(
+    chart: &mut plotters::chart::ChartContext<'a, DB, CT>,
+    position: plotters::chart::SeriesLabelPosition,
+    font_size: u32,
+) -> Result<()>
+where
+    DB: plotters::prelude::DrawingBackend + 'a,
+    CT: plotters::coord::CoordTranslate,
+{
+    use plotters::style::{Color, BLACK, WHITE};
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .label_font((FONT, font_size))
+        .draw()
+        .map_err(drawing_error)
+}
+
 /// Viridis, sampled at nine points and interpolated linearly: `t = 0` dark blue, `t = 1`
 /// yellow. Readable in grey scale and by colour-blind readers.
 fn viridis(t: f64) -> RGBColor {

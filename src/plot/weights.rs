@@ -109,14 +109,7 @@ pub(super) fn draw_layer_panel(
             }
         }
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font((FONT, 12))
-        .draw()
-        .map_err(drawing_error)?;
+    super::draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 12)?;
     Ok(())
 }
 
