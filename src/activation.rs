@@ -24,6 +24,9 @@ use std::fmt::Debug;
 
 use nalgebra::RealField;
 
+use crate::lanes::{self, Lanes, LANES};
+use crate::vectorised::Kernel;
+
 /// Converts an `f64` constant to the scalar type.
 #[inline(always)]
 pub(crate) fn cast<T: RealField + Copy>(v: f64) -> T {
@@ -89,9 +92,7 @@ pub trait Activation<T: RealField + Copy>: Debug + Send + Sync {
     ///
     /// The two slices have the same length; extra elements of the longer one are left alone.
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        for (o, &x) in output.iter_mut().zip(input) {
-            *o = self.value(x);
-        }
+        map_slice(input, output, |x| self.value(x));
     }
 
     /// Multiplies `grad[i]` by `f'(pre[i])` in place (`post[i] = f(pre[i])` is given too), and
@@ -100,17 +101,35 @@ pub trait Activation<T: RealField + Copy>: Debug + Send + Sync {
     /// This is the fused step of the backward pass: one read of the column, one write, and the
     /// statistics on the way.
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
-        let mut sum = T::zero();
-        let mut zeros = 0;
-        for ((g, &x), &y) in grad.iter_mut().zip(pre).zip(post) {
-            let d = self.derivative_from_value(x, y);
-            if d == T::zero() {
-                zeros += 1;
-            }
-            sum += d;
-            *g *= d;
+        scale_by_derivative_lanes(pre, post, grad, |x, y| self.derivative_from_value(x, y))
+    }
+
+    /// [`scale_by_derivative`](Activation::scale_by_derivative) on every column of a
+    /// column-major block: `pre`, `post` and `grad` hold whole columns of `rows` values each,
+    /// and `sums[j]` receives column `j`'s [`DerivativeSum`]. Columns beyond the shortest of the
+    /// four are left alone; `rows == 0` does nothing.
+    ///
+    /// The layers call this once per block of units instead of once per unit; the built-ins
+    /// override it with a single vectorised loop.
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        if rows == 0 {
+            return;
         }
-        DerivativeSum { sum, zeros }
+        let columns = pre
+            .chunks_exact(rows)
+            .zip(post.chunks_exact(rows))
+            .zip(grad.chunks_exact_mut(rows))
+            .zip(sums.iter_mut());
+        for (((pre, post), grad), sum) in columns {
+            *sum = self.scale_by_derivative(pre, post, grad);
+        }
     }
 }
 
@@ -311,76 +330,196 @@ fn scale_by_derivative_lanes<T: RealField + Copy>(
     grad: &mut [T],
     derivative: impl Fn(T, T) -> T,
 ) -> DerivativeSum<T> {
-    const LANES: usize = 8;
+    crate::vectorised::run(ScaleByDerivative {
+        pre,
+        post,
+        grad,
+        derivative,
+    })
+}
+
+/// [`scale_by_derivative_lanes`] on every column of a column-major block (see
+/// [`Activation::scale_columns_by_derivative`]), in one vectorised region.
+#[inline(always)]
+fn scale_columns_lanes<T: RealField + Copy>(
+    pre: &[T],
+    post: &[T],
+    grad: &mut [T],
+    rows: usize,
+    sums: &mut [DerivativeSum<T>],
+    derivative: impl Fn(T, T) -> T,
+) {
+    if rows == 0 {
+        return;
+    }
+    crate::vectorised::run(ScaleColumnsByDerivative {
+        pre,
+        post,
+        grad,
+        rows,
+        sums,
+        derivative,
+    });
+}
+
+/// `output[i] = f(input[i])` over the common length, vectorised.
+#[inline(always)]
+fn map_slice<T: RealField + Copy>(input: &[T], output: &mut [T], f: impl Fn(T) -> T) {
+    crate::vectorised::run(Map { input, output, f });
+}
+
+/// The [`Kernel`] of [`map_slice`].
+struct Map<'a, T, F> {
+    input: &'a [T],
+    output: &'a mut [T],
+    f: F,
+}
+
+impl<T: RealField + Copy, F: Fn(T) -> T> Kernel for Map<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        map_kernel(self.input, self.output, &self.f);
+    }
+}
+
+/// The loop of [`map_slice`].
+#[inline(always)]
+fn map_kernel<T: RealField + Copy>(input: &[T], output: &mut [T], f: &impl Fn(T) -> T) {
+    for (o, &x) in output.iter_mut().zip(input) {
+        *o = f(x);
+    }
+}
+
+/// The [`Kernel`] of [`scale_by_derivative_lanes`].
+struct ScaleByDerivative<'a, T, F> {
+    pre: &'a [T],
+    post: &'a [T],
+    grad: &'a mut [T],
+    derivative: F,
+}
+
+impl<T: RealField + Copy, F: Fn(T, T) -> T> Kernel for ScaleByDerivative<'_, T, F> {
+    type Output = DerivativeSum<T>;
+
+    #[inline(always)]
+    fn run(self) -> DerivativeSum<T> {
+        scale_by_derivative_kernel(self.pre, self.post, self.grad, &self.derivative)
+    }
+}
+
+/// The [`Kernel`] of [`scale_columns_lanes`].
+struct ScaleColumnsByDerivative<'a, T, F> {
+    pre: &'a [T],
+    post: &'a [T],
+    grad: &'a mut [T],
+    rows: usize,
+    sums: &'a mut [DerivativeSum<T>],
+    derivative: F,
+}
+
+impl<T: RealField + Copy, F: Fn(T, T) -> T> Kernel for ScaleColumnsByDerivative<'_, T, F> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        let columns = self
+            .pre
+            .chunks_exact(self.rows)
+            .zip(self.post.chunks_exact(self.rows))
+            .zip(self.grad.chunks_exact_mut(self.rows))
+            .zip(self.sums.iter_mut());
+        for (((pre, post), grad), sum) in columns {
+            *sum = scale_by_derivative_kernel(pre, post, grad, &self.derivative);
+        }
+    }
+}
+
+/// The loop of [`scale_by_derivative_lanes`], for callers already inside a vectorised region.
+#[inline(always)]
+fn scale_by_derivative_kernel<T: RealField + Copy>(
+    pre: &[T],
+    post: &[T],
+    grad: &mut [T],
+    derivative: &impl Fn(T, T) -> T,
+) -> DerivativeSum<T> {
     // Zeros are counted in `T` lanes (a vector compare and add, like the sums) and flushed to
-    // an integer every block, where every lane's count is still exact (at most 1024).
-    const BLOCK: usize = LANES * 1024;
+    // an integer every chunk, where every lane's count is still exact (at most 1024).
+    const CHUNK: usize = LANES * 1024;
     let len = pre.len().min(post.len()).min(grad.len());
     let pre = pre.get(..len).unwrap_or_default();
     let post = post.get(..len).unwrap_or_default();
     let grad = grad.get_mut(..len).unwrap_or_default();
-    let mut sums = [T::zero(); LANES];
+    let mut sums = lanes::zeros();
     let mut zeros = 0_usize;
-    let blocks = grad
-        .chunks_mut(BLOCK)
-        .zip(pre.chunks(BLOCK))
-        .zip(post.chunks(BLOCK));
-    for ((grad, pre), post) in blocks {
-        let mut zero_lanes = [T::zero(); LANES];
-        let mut grad_chunks = grad.chunks_exact_mut(LANES);
-        let mut pre_chunks = pre.chunks_exact(LANES);
-        let mut post_chunks = post.chunks_exact(LANES);
-        for ((g, x), y) in (&mut grad_chunks)
-            .zip(&mut pre_chunks)
-            .zip(&mut post_chunks)
+    let chunks = grad
+        .chunks_mut(CHUNK)
+        .zip(pre.chunks(CHUNK))
+        .zip(post.chunks(CHUNK));
+    for ((grad, pre), post) in chunks {
+        let mut zero_lanes = lanes::zeros();
+        let mut grad_blocks = grad.chunks_exact_mut(LANES);
+        let mut pre_blocks = pre.chunks_exact(LANES);
+        let mut post_blocks = post.chunks_exact(LANES);
+        for ((g, x), y) in (&mut grad_blocks)
+            .zip(&mut pre_blocks)
+            .zip(&mut post_blocks)
         {
-            scale_lanes(g, x, y, &mut sums, &mut zero_lanes, &derivative);
+            if let (Ok(g), Ok(x), Ok(y)) = (
+                <&mut Lanes<T>>::try_from(g),
+                <&Lanes<T>>::try_from(x),
+                <&Lanes<T>>::try_from(y),
+            ) {
+                scale_block(g, x, y, &mut sums, &mut zero_lanes, derivative);
+            }
         }
-        scale_lanes(
-            grad_chunks.into_remainder(),
-            pre_chunks.remainder(),
-            post_chunks.remainder(),
-            &mut sums,
-            &mut zero_lanes,
-            &derivative,
-        );
-        let block_zeros: f64 = nalgebra::try_convert(sum_lanes(zero_lanes)).unwrap_or(0.0);
-        zeros += block_zeros as usize;
+        // The tail, one element per lane (not padded: a padded lane's derivative would count).
+        let tail = grad_blocks
+            .into_remainder()
+            .iter_mut()
+            .zip(pre_blocks.remainder())
+            .zip(post_blocks.remainder());
+        for (((g, &x), &y), (sum, zero)) in tail.zip(sums.iter_mut().zip(zero_lanes.iter_mut())) {
+            let d = derivative(x, y);
+            *sum += d;
+            *zero += if d == T::zero() { T::one() } else { T::zero() };
+            *g *= d;
+        }
+        let chunk_zeros: f64 = nalgebra::try_convert(lanes::sum(zero_lanes)).unwrap_or(0.0);
+        zeros += chunk_zeros as usize;
     }
     DerivativeSum {
-        sum: sum_lanes(sums),
+        sum: lanes::sum(sums),
         zeros,
     }
 }
 
-/// Up to eight elements of [`scale_by_derivative_lanes`], one per lane.
+/// One block of [`scale_by_derivative_kernel`], one element per lane.
 #[inline(always)]
-fn scale_lanes<T: RealField + Copy>(
-    grad: &mut [T],
-    pre: &[T],
-    post: &[T],
-    sums: &mut [T; 8],
-    zeros: &mut [T; 8],
+fn scale_block<T: RealField + Copy>(
+    grad: &mut Lanes<T>,
+    pre: &Lanes<T>,
+    post: &Lanes<T>,
+    sums: &mut Lanes<T>,
+    zeros: &mut Lanes<T>,
     derivative: &impl Fn(T, T) -> T,
 ) {
-    for ((((g, &x), &y), sum), zero) in grad
-        .iter_mut()
-        .zip(pre)
-        .zip(post)
-        .zip(sums.iter_mut())
-        .zip(zeros.iter_mut())
-    {
-        let d = derivative(x, y);
+    let mut d = lanes::zeros();
+    for ((d, &x), &y) in d.iter_mut().zip(pre).zip(post) {
+        *d = derivative(x, y);
+    }
+    for (sum, &d) in sums.iter_mut().zip(&d) {
         *sum += d;
+    }
+    for (zero, &d) in zeros.iter_mut().zip(&d) {
         *zero += if d == T::zero() { T::one() } else { T::zero() };
+    }
+    let mut scaled = *grad;
+    for (g, &d) in scaled.iter_mut().zip(&d) {
         *g *= d;
     }
-}
-
-/// Pairwise sum of eight lanes.
-#[inline(always)]
-pub(crate) fn sum_lanes<T: RealField + Copy>(l: [T; 8]) -> T {
-    ((l[0] + l[4]) + (l[2] + l[6])) + ((l[1] + l[5]) + (l[3] + l[7]))
+    *grad = scaled;
 }
 
 impl<T: RealField + Copy> Activation<T> for Sigmoid {
@@ -404,12 +543,20 @@ impl<T: RealField + Copy> Activation<T> for Sigmoid {
         y * (T::one() - y)
     }
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        for (o, &x) in output.iter_mut().zip(input) {
-            *o = sigmoid(x);
-        }
+        map_slice(input, output, sigmoid);
     }
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
         scale_by_derivative_lanes(pre, post, grad, |_, y| y * (T::one() - y))
+    }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |_, y| y * (T::one() - y))
     }
 }
 
@@ -438,12 +585,20 @@ impl<T: RealField + Copy> Activation<T> for Tanh {
         T::one() - y * y
     }
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        for (o, &x) in output.iter_mut().zip(input) {
-            *o = tanh(x);
-        }
+        map_slice(input, output, tanh);
     }
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
         scale_by_derivative_lanes(pre, post, grad, |_, y| T::one() - y * y)
+    }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |_, y| T::one() - y * y)
     }
 }
 
@@ -478,12 +633,26 @@ impl<T: RealField + Copy> Activation<T> for Relu {
         &[0.0]
     }
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        for (o, &x) in output.iter_mut().zip(input) {
-            *o = if x > T::zero() { x } else { T::zero() };
-        }
+        map_slice(input, output, |x| if x > T::zero() { x } else { T::zero() });
     }
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
         scale_by_derivative_lanes(pre, post, grad, |x, _| {
+            if x > T::zero() {
+                T::one()
+            } else {
+                T::zero()
+            }
+        })
+    }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, _| {
             if x > T::zero() {
                 T::one()
             } else {
@@ -536,6 +705,18 @@ impl<T: RealField + Copy> Activation<T> for LeakyRelu {
     fn nondifferentiable_points(&self) -> &'static [f64] {
         &[0.0]
     }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
+    }
 }
 
 /// The exponential linear unit: `x` for `x > 0`, `alpha (e^x - 1)` otherwise.
@@ -581,6 +762,18 @@ impl<T: RealField + Copy> Activation<T> for Elu {
     fn nondifferentiable_points(&self) -> &'static [f64] {
         &[0.0]
     }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
+    }
 }
 
 /// The scaled ELU of Klambauer et al. (2017), with its fixed `lambda` and `alpha`.
@@ -621,6 +814,18 @@ impl<T: RealField + Copy> Activation<T> for Selu {
     }
     fn nondifferentiable_points(&self) -> &'static [f64] {
         &[0.0]
+    }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
     }
 }
 
@@ -680,6 +885,18 @@ impl<T: RealField + Copy> Activation<T> for Gelu {
     fn derivative_is_nonnegative(&self) -> bool {
         false
     }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
+    }
 }
 
 /// The sigmoid-weighted linear unit (SiLU, also Swish with beta = 1): `x * sigmoid(x)`.
@@ -713,6 +930,18 @@ impl<T: RealField + Copy> Activation<T> for Silu {
     fn derivative_is_nonnegative(&self) -> bool {
         false
     }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
+    }
 }
 
 /// The softplus `ln(1 + e^x)`, a smooth ReLU; its derivative is the sigmoid.
@@ -736,6 +965,18 @@ impl<T: RealField + Copy> Activation<T> for Softplus {
     fn derivative_max(&self) -> T {
         T::one()
     }
+    fn scale_columns_by_derivative(
+        &self,
+        pre: &[T],
+        post: &[T],
+        grad: &mut [T],
+        rows: usize,
+        sums: &mut [DerivativeSum<T>],
+    ) {
+        scale_columns_lanes(pre, post, grad, rows, sums, |x, y| {
+            self.derivative_from_value(x, y)
+        })
+    }
 }
 
 /// The identity `f(x) = x`, for linear (output) layers.
@@ -758,9 +999,7 @@ impl<T: RealField + Copy> Activation<T> for Identity {
         T::one()
     }
     fn value_slice(&self, input: &[T], output: &mut [T]) {
-        for (o, &x) in output.iter_mut().zip(input) {
-            *o = x;
-        }
+        map_slice(input, output, |x| x);
     }
     fn scale_by_derivative(&self, pre: &[T], post: &[T], grad: &mut [T]) -> DerivativeSum<T> {
         // The gradient is unchanged; count the elements the default would visit (the common

@@ -19,13 +19,25 @@ use std::fmt::Debug;
 use nalgebra::{DMatrix, DVector, RealField};
 use rand_chacha::ChaCha8Rng;
 
-use crate::activation::{cast, sum_lanes, Activation};
+use crate::activation::{cast, Activation, DerivativeSum};
 use crate::error::{Error, Result};
 use crate::init::Init;
+use crate::lanes::{self, Lanes};
 use crate::matmul::multiply_into;
+use crate::vectorised::Kernel;
 
 /// Share of the activation's maximum derivative under which a unit counts as saturated.
 pub const SATURATION_THRESHOLD: f64 = 0.01;
+
+/// About how many values one call of the activation gets in the forward and backward passes:
+/// whole columns (units) adding up to a few thousand values, so that a block stays in L1 cache
+/// between two passes over it, and a short column (a small batch) does not cost a call.
+const COLUMN_BLOCK_VALUES: usize = 4096;
+
+/// Columns of `rows` values in one block of about [`COLUMN_BLOCK_VALUES`] (at least one).
+fn columns_per_block(rows: usize) -> usize {
+    (COLUMN_BLOCK_VALUES / rows.max(1)).max(1)
+}
 
 /// A read-only view of one parameter tensor and its gradient.
 #[derive(Debug, Clone, Copy)]
@@ -159,6 +171,8 @@ pub struct Dense<T: RealField + Copy> {
     bias_grad: DVector<T>,
     pre_activation: DMatrix<T>,
     output: DMatrix<T>,
+    /// Per-unit derivative sums of the last backward pass (scratch, one per unit).
+    derivative_sums: Vec<DerivativeSum<T>>,
     statistics: StatisticsLevel,
 }
 
@@ -223,6 +237,13 @@ impl<T: RealField + Copy> Dense<T> {
             bias_grad: DVector::zeros(units),
             pre_activation: DMatrix::zeros(0, units),
             output: DMatrix::zeros(0, units),
+            derivative_sums: vec![
+                DerivativeSum {
+                    sum: T::zero(),
+                    zeros: 0,
+                };
+                units
+            ],
             statistics: StatisticsLevel::All,
             weights,
             bias,
@@ -305,17 +326,21 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             self.output = DMatrix::zeros(batch, units);
         }
         multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
-        // Bias and activation column by column, while the column is in cache.
-        let columns = self
+        // Bias and activation over blocks of whole columns that stay in cache between the
+        // two passes (one call per block, not per unit: a unit's column can be short).
+        let block = columns_per_block(batch) * batch;
+        let blocks = self
             .pre_activation
             .as_mut_slice()
-            .chunks_exact_mut(batch)
-            .zip(self.output.as_mut_slice().chunks_exact_mut(batch))
-            .zip(self.bias.iter());
-        for ((pre, post), &b) in columns {
-            for z in pre.iter_mut() {
-                *z += b;
-            }
+            .chunks_mut(block)
+            .zip(self.output.as_mut_slice().chunks_mut(block))
+            .zip(self.bias.as_slice().chunks(block / batch));
+        for ((pre, post), bias) in blocks {
+            crate::vectorised::run(AddColumnBias {
+                values: &mut *pre,
+                rows: batch,
+                bias,
+            });
             self.activation.value_slice(pre, post);
         }
         Ok(&self.output)
@@ -358,24 +383,44 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         let mut saturated_units = 0;
         let mut dead_units = 0;
         let mut bias_grad_sq = T::zero();
-        let columns = output_grad
+        if self.derivative_sums.len() != units {
+            self.derivative_sums = vec![
+                DerivativeSum {
+                    sum: T::zero(),
+                    zeros: 0,
+                };
+                units
+            ];
+        }
+        // Block by block (whole units), while the block is in cache: the derivative, then the
+        // unit statistics and the bias gradient (the column sums of dL/dz).
+        let block_columns = columns_per_block(batch);
+        let block = block_columns * batch;
+        let blocks = output_grad
             .as_mut_slice()
-            .chunks_exact_mut(batch)
-            .zip(self.pre_activation.as_slice().chunks_exact(batch))
-            .zip(self.output.as_slice().chunks_exact(batch))
-            .zip(self.bias_grad.iter_mut());
-        for (((grad, pre), post), bias_grad) in columns {
-            let sums = self.activation.scale_by_derivative(pre, post, grad);
-            derivative_total += sums.sum;
-            if sums.sum / batch_t < saturation_floor {
-                saturated_units += 1;
+            .chunks_mut(block)
+            .zip(self.pre_activation.as_slice().chunks(block))
+            .zip(self.output.as_slice().chunks(block))
+            .zip(self.derivative_sums.chunks_mut(block_columns))
+            .zip(self.bias_grad.as_mut_slice().chunks_mut(block_columns));
+        for ((((grad, pre), post), sums), bias_grad) in blocks {
+            self.activation
+                .scale_columns_by_derivative(pre, post, grad, batch, sums);
+            crate::vectorised::run(ColumnSums {
+                values: grad,
+                rows: batch,
+                sums: &mut *bias_grad,
+            });
+            for (sums, &b) in sums.iter().zip(&*bias_grad) {
+                derivative_total += sums.sum;
+                if sums.sum / batch_t < saturation_floor {
+                    saturated_units += 1;
+                }
+                if sums.zeros == batch {
+                    dead_units += 1;
+                }
+                bias_grad_sq += b * b;
             }
-            if sums.zeros == batch {
-                dead_units += 1;
-            }
-            let b = lane_sum(grad);
-            *bias_grad = b;
-            bias_grad_sq += b * b;
         }
 
         // dL/dW = x^T dL/dz ; dL/dx = dL/dz W^T.
@@ -442,21 +487,6 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
     }
 }
 
-/// The sum of a slice in eight lanes (vectorisable; pairwise at the end).
-fn lane_sum<T: RealField + Copy>(values: &[T]) -> T {
-    let mut lanes = [T::zero(); 8];
-    let mut chunks = values.chunks_exact(8);
-    for chunk in &mut chunks {
-        for (lane, &v) in lanes.iter_mut().zip(chunk) {
-            *lane += v;
-        }
-    }
-    for (lane, &v) in lanes.iter_mut().zip(chunks.remainder()) {
-        *lane += v;
-    }
-    sum_lanes(lanes)
-}
-
 /// `||grad||^2`, `max |grad|` and `||value||^2` of one parameter tensor.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct WeightMeasurement<T> {
@@ -465,12 +495,13 @@ pub(crate) struct WeightMeasurement<T> {
     pub(crate) value_sq: T,
 }
 
-/// Eight-lane accumulators of a [`WeightMeasurement`], for vectorisable loops.
+/// Lane accumulators of a [`WeightMeasurement`], for vectorisable loops (see
+/// [`crate::lanes`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MeasurementLanes<T> {
-    grad_sq: [T; 8],
-    grad_max: [T; 8],
-    value_sq: [T; 8],
+struct MeasurementLanes<T> {
+    grad_sq: Lanes<T>,
+    grad_max: Lanes<T>,
+    value_sq: Lanes<T>,
 }
 
 impl<T: RealField + Copy> MeasurementLanes<T> {
@@ -478,24 +509,24 @@ impl<T: RealField + Copy> MeasurementLanes<T> {
     #[inline(always)]
     pub(crate) fn new() -> Self {
         Self {
-            grad_sq: [T::zero(); 8],
-            grad_max: [T::zero(); 8],
-            value_sq: [T::zero(); 8],
+            grad_sq: lanes::zeros(),
+            grad_max: lanes::zeros(),
+            value_sq: lanes::zeros(),
         }
     }
 
-    /// Adds up to eight gradients and parameter values, one per lane.
+    /// Adds one block of gradients and parameter values, one per lane (zero padding adds
+    /// nothing).
     #[inline(always)]
-    pub(crate) fn add(&mut self, grad: &[T], value: &[T]) {
-        let lanes = self
-            .grad_sq
-            .iter_mut()
-            .zip(self.grad_max.iter_mut())
-            .zip(self.value_sq.iter_mut());
-        for ((&g, &w), ((s, m), v)) in grad.iter().zip(value).zip(lanes) {
+    pub(crate) fn add(&mut self, grad: &Lanes<T>, value: &Lanes<T>) {
+        for (s, &g) in self.grad_sq.iter_mut().zip(grad) {
             *s += g * g;
+        }
+        for (m, &g) in self.grad_max.iter_mut().zip(grad) {
             let a = g.abs();
             *m = if a > *m { a } else { *m };
+        }
+        for (v, &w) in self.value_sq.iter_mut().zip(value) {
             *v += w * w;
         }
     }
@@ -504,33 +535,96 @@ impl<T: RealField + Copy> MeasurementLanes<T> {
     /// squares, which only a NaN makes NaN).
     #[inline(always)]
     pub(crate) fn finish(self) -> WeightMeasurement<T> {
-        let grad_sq = sum_lanes(self.grad_sq);
-        let mut max = T::zero();
-        for m in self.grad_max {
-            if m > max {
-                max = m;
-            }
-        }
+        let grad_sq = lanes::sum(self.grad_sq);
+        let max = lanes::max(self.grad_max);
         WeightMeasurement {
             // A sum of squares is never negative: only a NaN fails this.
             grad_max_abs: if grad_sq >= T::zero() { max } else { grad_sq },
             grad_sq,
-            value_sq: sum_lanes(self.value_sq),
+            value_sq: lanes::sum(self.value_sq),
         }
     }
 }
 
-/// One vectorisable pass over a gradient and its parameter (over their common length).
+/// One vectorised pass over a gradient and its parameter (over their common length).
 pub(crate) fn measure_weights<T: RealField + Copy>(
     grad: &[T],
     value: &[T],
 ) -> WeightMeasurement<T> {
-    let mut lanes = MeasurementLanes::new();
-    let mut grad_chunks = grad.chunks_exact(8);
-    let mut value_chunks = value.chunks_exact(8);
-    for (g, w) in (&mut grad_chunks).zip(&mut value_chunks) {
-        lanes.add(g, w);
+    crate::vectorised::run(MeasureWeights { grad, value })
+}
+
+/// The [`Kernel`] of [`measure_weights`].
+struct MeasureWeights<'a, T> {
+    grad: &'a [T],
+    value: &'a [T],
+}
+
+impl<T: RealField + Copy> Kernel for MeasureWeights<'_, T> {
+    type Output = WeightMeasurement<T>;
+
+    #[inline(always)]
+    fn run(self) -> WeightMeasurement<T> {
+        measure_weights_kernel(self.grad, self.value)
     }
-    lanes.add(grad_chunks.remainder(), value_chunks.remainder());
-    lanes.finish()
+}
+
+/// Adds `bias[j]` to column `j` (of `rows` values) of a column-major block.
+struct AddColumnBias<'a, T> {
+    values: &'a mut [T],
+    rows: usize,
+    bias: &'a [T],
+}
+
+impl<T: RealField + Copy> Kernel for AddColumnBias<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        add_column_bias(self.values, self.rows, self.bias);
+    }
+}
+
+/// The loop of [`AddColumnBias`].
+#[inline(always)]
+fn add_column_bias<T: RealField + Copy>(values: &mut [T], rows: usize, bias: &[T]) {
+    for (column, &b) in values.chunks_exact_mut(rows.max(1)).zip(bias) {
+        for z in column {
+            *z += b;
+        }
+    }
+}
+
+/// Writes the sum of column `j` (of `rows` values) of a column-major block into `sums[j]`.
+struct ColumnSums<'a, T> {
+    values: &'a [T],
+    rows: usize,
+    sums: &'a mut [T],
+}
+
+impl<T: RealField + Copy> Kernel for ColumnSums<'_, T> {
+    type Output = ();
+
+    #[inline(always)]
+    fn run(self) {
+        for (column, sum) in self.values.chunks_exact(self.rows.max(1)).zip(self.sums) {
+            *sum = lanes::sum_of(column);
+        }
+    }
+}
+
+/// The loop of [`measure_weights`], for callers already inside a vectorised kernel.
+#[inline(always)]
+pub(crate) fn measure_weights_kernel<T: RealField + Copy>(
+    grad: &[T],
+    value: &[T],
+) -> WeightMeasurement<T> {
+    let mut measurement = MeasurementLanes::new();
+    lanes::for_each_block(
+        grad,
+        value,
+        #[inline(always)]
+        |g, w| measurement.add(g, w),
+    );
+    measurement.finish()
 }

@@ -77,6 +77,7 @@ pub mod diagnose;
 pub mod error;
 pub mod history;
 pub mod init;
+mod lanes;
 pub mod layer;
 pub mod loss;
 mod matmul;
@@ -90,6 +91,7 @@ pub mod report;
 #[cfg(feature = "testing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
+mod vectorised;
 
 pub use diagnose::{diagnose, diagnose_with, DiagnoseConfig, Diagnosis};
 pub use error::{Error, Result};

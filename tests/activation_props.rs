@@ -10,8 +10,8 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::TestRunner;
 use vanishing_gradient::activation::{
-    all_builtin, Activation, Elu, Gelu, Identity, LeakyRelu, Relu, Selu, Sigmoid, Silu, Softplus,
-    Tanh,
+    all_builtin, Activation, DerivativeSum, Elu, Gelu, Identity, LeakyRelu, Relu, Selu, Sigmoid,
+    Silu, Softplus, Tanh,
 };
 use vanishing_gradient::testing::{
     batch_matrix_f32, batch_matrix_f64, central_difference, check_activation_bounds,
@@ -425,6 +425,36 @@ fn batch_agrees<T: RealField + Copy>(
         let expected_zeros = derivatives.iter().filter(|&&d| d == T::zero()).count();
         prop_assert_eq!(sum.zeros, expected_zeros, "{}: zero count", name);
     }
+
+    // The block method (one call for all the units, as the layers use it) gives exactly what
+    // one call per column gives.
+    let mut post = vec![T::zero(); pre.len()];
+    act.value_slice(pre.as_slice(), &mut post);
+    let mut per_column = grad.to_vec();
+    let expected_sums: Vec<DerivativeSum<T>> = pre
+        .as_slice()
+        .chunks(rows)
+        .zip(post.chunks(rows))
+        .zip(per_column.chunks_mut(rows))
+        .map(|((column, post), g)| act.scale_by_derivative(column, post, g))
+        .collect();
+    let mut block = grad.to_vec();
+    let unset = DerivativeSum {
+        sum: c(-1.0),
+        zeros: usize::MAX,
+    };
+    let mut sums = vec![unset; pre.ncols()];
+    act.scale_columns_by_derivative(pre.as_slice(), &post, &mut block, rows, &mut sums);
+    prop_assert_eq!(&block, &per_column, "{}: block-scaled gradient", name);
+    prop_assert_eq!(&sums, &expected_sums, "{}: block derivative sums", name);
+    // Zero rows: nothing to do, nothing touched.
+    act.scale_columns_by_derivative(pre.as_slice(), &post, &mut block, 0, &mut sums);
+    prop_assert_eq!(
+        &block,
+        &per_column,
+        "{}: rows = 0 touched the gradient",
+        name
+    );
     Ok(())
 }
 

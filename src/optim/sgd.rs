@@ -4,9 +4,10 @@ use nalgebra::RealField;
 
 use super::{accept_learning_rate, validate_learning_rate, Optimizer, UpdateMeasurement};
 use crate::activation::cast;
-use crate::activation::sum_lanes;
 use crate::error::Result;
-use crate::layer::MeasurementLanes;
+use crate::lanes::{self, Lanes};
+use crate::layer::measure_weights_kernel;
+use crate::vectorised::Kernel;
 
 /// Stochastic gradient descent: `p -= lr g`. Keeps no state, so one `Sgd` serves any scalar
 /// type.
@@ -39,20 +40,94 @@ impl Sgd {
     }
 }
 
-/// `p -= lr g` on up to eight elements, adding each squared change (measured on the stored
-/// values, so that it is the change actually made) to its lane.
+/// `p -= lr g` on one block, adding each squared change (measured on the stored values, so
+/// that it is the change actually made) to its lane. A zero-padded lane changes nothing.
 #[inline(always)]
-fn step_lanes<T: RealField + Copy>(
+fn step_block<T: RealField + Copy>(
+    value: &mut Lanes<T>,
+    grad: &Lanes<T>,
+    learning_rate: T,
+    changes: &mut Lanes<T>,
+) {
+    let old = *value;
+    let mut new = old;
+    for (n, &g) in new.iter_mut().zip(grad) {
+        *n -= learning_rate * g;
+    }
+    for ((c, &n), &o) in changes.iter_mut().zip(&new).zip(&old) {
+        let change = n - o;
+        *c += change * change;
+    }
+    *value = new;
+}
+
+/// `p -= lr g` over the common length, returning the squared change.
+#[inline(always)]
+fn step_kernel<T: RealField + Copy>(value: &mut [T], grad: &[T], learning_rate: T) -> T {
+    let mut changes = lanes::zeros();
+    lanes::for_each_block_mut(
+        value,
+        grad,
+        #[inline(always)]
+        |v, g| {
+            step_block(v, g, learning_rate, &mut changes);
+        },
+    );
+    lanes::sum(changes)
+}
+
+/// [`step_kernel`] with the gradient's and the weights' statistics taken before the update.
+///
+/// Two whole passes over the tensor, not one: with the statistics' three accumulators in the
+/// same loop as the step, the compiler no longer vectorised it (measured with AVX-512: 0.82 ns
+/// per weight fused against 0.076 for two passes). Interleaving the two loops chunk by chunk
+/// lost the vectorisation too (deep-narrow f32 step: 155 us against 125 us).
+#[inline(always)]
+fn step_measured_kernel<T: RealField + Copy>(
     value: &mut [T],
     grad: &[T],
     learning_rate: T,
-    changes: &mut [T; 8],
-) {
-    for ((p, &g), c) in value.iter_mut().zip(grad).zip(changes.iter_mut()) {
-        let new = *p - learning_rate * g;
-        let change = new - *p;
-        *p = new;
-        *c += change * change;
+) -> UpdateMeasurement<T> {
+    let before = measure_weights_kernel(grad, value);
+    let squared_change = step_kernel(value, grad, learning_rate);
+    UpdateMeasurement {
+        squared_change,
+        grad_sq: before.grad_sq,
+        grad_max_abs: before.grad_max_abs,
+        value_sq: before.value_sq,
+    }
+}
+
+/// The [`Kernel`] of [`Sgd::update`].
+struct SgdStep<'a, T> {
+    value: &'a mut [T],
+    grad: &'a [T],
+    learning_rate: T,
+}
+
+impl<T: RealField + Copy> Kernel for SgdStep<'_, T> {
+    type Output = T;
+
+    #[inline(always)]
+    fn run(self) -> T {
+        step_kernel(self.value, self.grad, self.learning_rate)
+    }
+}
+
+/// The [`Kernel`] of [`Sgd::update_measured`](Optimizer::update_measured).
+struct SgdStepMeasured<'a, T>(SgdStep<'a, T>);
+
+impl<T: RealField + Copy> Kernel for SgdStepMeasured<'_, T> {
+    type Output = UpdateMeasurement<T>;
+
+    #[inline(always)]
+    fn run(self) -> UpdateMeasurement<T> {
+        let SgdStep {
+            value,
+            grad,
+            learning_rate,
+        } = self.0;
+        step_measured_kernel(value, grad, learning_rate)
     }
 }
 
@@ -63,19 +138,11 @@ impl<T: RealField + Copy> Optimizer<T> for Sgd {
 
     fn update(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> T {
         let learning_rate: T = cast(self.learning_rate);
-        let mut changes = [T::zero(); 8];
-        let mut value_chunks = value.chunks_exact_mut(8);
-        let mut grad_chunks = grad.chunks_exact(8);
-        for (v, g) in (&mut value_chunks).zip(&mut grad_chunks) {
-            step_lanes(v, g, learning_rate, &mut changes);
-        }
-        step_lanes(
-            value_chunks.into_remainder(),
-            grad_chunks.remainder(),
+        crate::vectorised::run(SgdStep {
+            value,
+            grad,
             learning_rate,
-            &mut changes,
-        );
-        sum_lanes(changes)
+        })
     }
 
     /// One pass: the update, its squared change and the gradient's and weights' statistics.
@@ -86,24 +153,11 @@ impl<T: RealField + Copy> Optimizer<T> for Sgd {
         grad: &[T],
     ) -> UpdateMeasurement<T> {
         let learning_rate: T = cast(self.learning_rate);
-        let mut changes = [T::zero(); 8];
-        let mut lanes = MeasurementLanes::new();
-        let mut value_chunks = value.chunks_exact_mut(8);
-        let mut grad_chunks = grad.chunks_exact(8);
-        for (v, g) in (&mut value_chunks).zip(&mut grad_chunks) {
-            lanes.add(g, v);
-            step_lanes(v, g, learning_rate, &mut changes);
-        }
-        let (v, g) = (value_chunks.into_remainder(), grad_chunks.remainder());
-        lanes.add(g, v);
-        step_lanes(v, g, learning_rate, &mut changes);
-        let before = lanes.finish();
-        UpdateMeasurement {
-            squared_change: sum_lanes(changes),
-            grad_sq: before.grad_sq,
-            grad_max_abs: before.grad_max_abs,
-            value_sq: before.value_sq,
-        }
+        crate::vectorised::run(SgdStepMeasured(SgdStep {
+            value,
+            grad,
+            learning_rate,
+        }))
     }
 
     fn learning_rate(&self) -> f64 {
