@@ -28,19 +28,13 @@ pub(crate) fn zeros<T: RealField + Copy>() -> Lanes<T> {
     [T::zero(); LANES]
 }
 
-/// The pairwise sum of the lanes (a fixed tree, so the result does not depend on the target).
+/// The sum of the lanes, in lane order.
+///
+/// A plain fold, not a pairwise tree: with a tree here the compiler vectorised the tree and no
+/// longer the loop that fills the lanes (the SGD step went from 0.033 to 0.22 ns per weight).
 #[inline(always)]
 pub(crate) fn sum<T: RealField + Copy>(lanes: Lanes<T>) -> T {
-    let mut width = LANES;
-    let mut lanes = lanes;
-    while width > 1 {
-        width /= 2;
-        let (low, high) = lanes.split_at_mut(width);
-        for (l, &h) in low.iter_mut().zip(high.iter()) {
-            *l += h;
-        }
-    }
-    lanes.first().copied().unwrap_or_else(T::zero)
+    lanes.iter().fold(T::zero(), |total, &lane| total + lane)
 }
 
 /// The largest lane; NaN lanes are skipped (callers detect NaN through a sum).

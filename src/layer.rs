@@ -22,9 +22,10 @@ use rand_chacha::ChaCha8Rng;
 use crate::activation::{cast, Activation, DerivativeSum};
 use crate::error::{Error, Result};
 use crate::init::Init;
-use crate::lanes::{self, Lanes};
+use crate::lanes;
 use crate::matmul::multiply_into;
 use crate::vectorised::Kernel;
+use crate::weight_statistics::{measure_weights, WeightMeasurement};
 
 /// Share of the activation's maximum derivative under which a unit counts as saturated.
 pub const SATURATION_THRESHOLD: f64 = 0.01;
@@ -436,14 +437,14 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         let weights = if statistics == StatisticsLevel::All {
             measure_weights(self.weight_grad.as_slice(), self.weights.as_slice())
         } else {
-            MeasurementLanes::new().finish()
+            WeightMeasurement::default()
         };
         let max_derivative = to_f64(self.activation.derivative_max());
         Ok(BackwardStats {
-            weight_grad_sq: to_f64(weights.grad_sq),
-            weight_grad_max_abs: to_f64(weights.grad_max_abs),
+            weight_grad_sq: weights.grad_sq,
+            weight_grad_max_abs: weights.grad_max_abs,
             bias_grad_sq: to_f64(bias_grad_sq),
-            weight_sq: to_f64(weights.value_sq),
+            weight_sq: weights.value_sq,
             mean_derivative_ratio: to_f64(derivative_total)
                 / ((batch * units) as f64 * max_derivative),
             saturated_units,
@@ -484,88 +485,6 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
     fn set_statistics(&mut self, level: StatisticsLevel) -> bool {
         self.statistics = level;
         true
-    }
-}
-
-/// `||grad||^2`, `max |grad|` and `||value||^2` of one parameter tensor.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct WeightMeasurement<T> {
-    pub(crate) grad_sq: T,
-    pub(crate) grad_max_abs: T,
-    pub(crate) value_sq: T,
-}
-
-/// Lane accumulators of a [`WeightMeasurement`], for vectorisable loops (see
-/// [`crate::lanes`]).
-#[derive(Debug, Clone, Copy)]
-struct MeasurementLanes<T> {
-    grad_sq: Lanes<T>,
-    grad_max: Lanes<T>,
-    value_sq: Lanes<T>,
-}
-
-impl<T: RealField + Copy> MeasurementLanes<T> {
-    /// All lanes zero.
-    #[inline(always)]
-    pub(crate) fn new() -> Self {
-        Self {
-            grad_sq: lanes::zeros(),
-            grad_max: lanes::zeros(),
-            value_sq: lanes::zeros(),
-        }
-    }
-
-    /// Adds one block of gradients and parameter values, one per lane (zero padding adds
-    /// nothing).
-    #[inline(always)]
-    pub(crate) fn add(&mut self, grad: &Lanes<T>, value: &Lanes<T>) {
-        for (s, &g) in self.grad_sq.iter_mut().zip(grad) {
-            *s += g * g;
-        }
-        for (m, &g) in self.grad_max.iter_mut().zip(grad) {
-            let a = g.abs();
-            *m = if a > *m { a } else { *m };
-        }
-        for (v, &w) in self.value_sq.iter_mut().zip(value) {
-            *v += w * w;
-        }
-    }
-
-    /// Folds the lanes. The maximum is NaN when any gradient was NaN (seen through the sum of
-    /// squares, which only a NaN makes NaN).
-    #[inline(always)]
-    pub(crate) fn finish(self) -> WeightMeasurement<T> {
-        let grad_sq = lanes::sum(self.grad_sq);
-        let max = lanes::max(self.grad_max);
-        WeightMeasurement {
-            // A sum of squares is never negative: only a NaN fails this.
-            grad_max_abs: if grad_sq >= T::zero() { max } else { grad_sq },
-            grad_sq,
-            value_sq: lanes::sum(self.value_sq),
-        }
-    }
-}
-
-/// One vectorised pass over a gradient and its parameter (over their common length).
-pub(crate) fn measure_weights<T: RealField + Copy>(
-    grad: &[T],
-    value: &[T],
-) -> WeightMeasurement<T> {
-    crate::vectorised::run(MeasureWeights { grad, value })
-}
-
-/// The [`Kernel`] of [`measure_weights`].
-struct MeasureWeights<'a, T> {
-    grad: &'a [T],
-    value: &'a [T],
-}
-
-impl<T: RealField + Copy> Kernel for MeasureWeights<'_, T> {
-    type Output = WeightMeasurement<T>;
-
-    #[inline(always)]
-    fn run(self) -> WeightMeasurement<T> {
-        measure_weights_kernel(self.grad, self.value)
     }
 }
 
@@ -611,20 +530,4 @@ impl<T: RealField + Copy> Kernel for ColumnSums<'_, T> {
             *sum = lanes::sum_of(column);
         }
     }
-}
-
-/// The loop of [`measure_weights`], for callers already inside a vectorised kernel.
-#[inline(always)]
-pub(crate) fn measure_weights_kernel<T: RealField + Copy>(
-    grad: &[T],
-    value: &[T],
-) -> WeightMeasurement<T> {
-    let mut measurement = MeasurementLanes::new();
-    lanes::for_each_block(
-        grad,
-        value,
-        #[inline(always)]
-        |g, w| measurement.add(g, w),
-    );
-    measurement.finish()
 }

@@ -92,6 +92,7 @@ pub mod report;
 #[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
 pub mod testing;
 mod vectorised;
+mod weight_statistics;
 
 pub use diagnose::{diagnose, diagnose_with, DiagnoseConfig, Diagnosis};
 pub use error::{Error, Result};

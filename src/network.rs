@@ -585,7 +585,7 @@ impl<T: RealField + Copy> Network<T> {
             .zip(&self.layers_honour_level);
         for ((layer, entry), &honoured) in layers {
             let measure = deferred && honoured;
-            let mut weight_delta_sq = T::zero();
+            let mut weight_delta_sq = 0.0;
             let mut measurement = None;
             layer.visit_parameters_mut(&mut |p| {
                 if let Some(s) = scale {
@@ -600,7 +600,7 @@ impl<T: RealField + Copy> Network<T> {
                 } else {
                     let delta_sq = optimizer.update(slot, p.value, p.grad);
                     if p.name == "weights" {
-                        weight_delta_sq = delta_sq;
+                        weight_delta_sq = to_f64(delta_sq);
                     }
                 }
                 slot += 1;
@@ -609,14 +609,13 @@ impl<T: RealField + Copy> Network<T> {
                 continue;
             }
             if let Some(m) = measurement {
-                let grad_sq = to_f64(m.grad_sq);
-                entry.weight_grad_l2 = grad_sq.sqrt();
-                entry.weight_grad_rms = (grad_sq / entry.weight_count.max(1) as f64).sqrt();
-                entry.weight_grad_max_abs = to_f64(m.grad_max_abs);
-                entry.weight_l2 = to_f64(m.value_sq).sqrt();
+                entry.weight_grad_l2 = m.grad_sq.sqrt();
+                entry.weight_grad_rms = (m.grad_sq / entry.weight_count.max(1) as f64).sqrt();
+                entry.weight_grad_max_abs = m.grad_max_abs;
+                entry.weight_l2 = m.value_sq.sqrt();
             }
-            let delta = to_f64(weight_delta_sq);
-            entry.update_ratio = (entry.weight_l2 > 0.0).then(|| delta.sqrt() / entry.weight_l2);
+            entry.update_ratio =
+                (entry.weight_l2 > 0.0).then(|| weight_delta_sq.sqrt() / entry.weight_l2);
         }
         Ok(&self.report)
     }

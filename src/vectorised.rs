@@ -43,5 +43,31 @@ impl<K: Kernel> pulp::WithSimd for Dispatch<K> {
 /// Runs `kernel` compiled for the widest instruction set this CPU supports.
 #[inline(always)]
 pub(crate) fn run<K: Kernel>(kernel: K) -> K::Output {
-    ARCH.get_or_init(pulp::Arch::new).dispatch(Dispatch(kernel))
+    dispatch(Dispatch(kernel))
+}
+
+/// Runs a pulp operation (explicit SIMD code) with the widest instruction set.
+#[inline(always)]
+pub(crate) fn dispatch<Op: pulp::WithSimd>(op: Op) -> Op::Output {
+    ARCH.get_or_init(pulp::Arch::new).dispatch(op)
+}
+
+/// A [`Kernel`] from a closure, called through `FnMut` (a direct call that the compiler
+/// inlines when the closure is `#[inline(always)]`, unlike the `FnOnce` shim).
+struct Closure<F>(F);
+
+impl<R, F: FnMut() -> R> Kernel for Closure<F> {
+    type Output = R;
+
+    #[inline(always)]
+    fn run(mut self) -> R {
+        (self.0)()
+    }
+}
+
+/// Runs the `#[inline(always)]` closure `kernel` as a [`Kernel`]: for loops whose slices are
+/// captured (the optimizers' state), where the compiler cannot see that they do not overlap.
+#[inline(always)]
+pub(crate) fn run_closure<R>(kernel: impl FnMut() -> R) -> R {
+    run(Closure(kernel))
 }

@@ -670,3 +670,86 @@ fn a_directly_set_invalid_max_norm_leaves_gradients_alone() {
         assert_eq!(g, [3.0, 4.0]);
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// The fused SGD step with the report's statistics (explicit SIMD for f32 and f64)
+// ---------------------------------------------------------------------------------------------
+
+/// Gradients over 25 orders of magnitude, down to where `f32` squares would be subnormal (the
+/// kernel sums those apart, scaled).
+fn gradient_strategy() -> impl Strategy<Value = f64> {
+    (-1.0..1.0f64, -30i32..2).prop_map(|(m, e)| m * 10f64.powi(e))
+}
+
+/// `update_measured` against the plain definitions computed in `f64`: the weights move exactly
+/// as `update` moves them, and the sums agree to rounding.
+fn check_update_measured<T: nalgebra::RealField + Copy>(
+    values: &[f64],
+    grads: &[f64],
+    relative: f64,
+) -> Result<(), TestCaseError> {
+    let to_t = |v: &[f64]| -> Vec<T> { v.iter().map(|&x| nalgebra::convert(x)).collect() };
+    let to_f64 = |x: T| -> f64 { nalgebra::try_convert(x).unwrap() };
+    let (mut measured, grad) = (to_t(values), to_t(grads));
+    let mut plain = measured.clone();
+    let before = measured.clone();
+    let mut sgd = Sgd::new(0.01).unwrap();
+    let m = sgd.update_measured(0, &mut measured, &grad);
+    let change = sgd.update(0, &mut plain, &grad);
+    prop_assert_eq!(
+        &measured,
+        &plain,
+        "update_measured moved the weights differently"
+    );
+    let grad_f64: Vec<f64> = grad.iter().map(|&g| to_f64(g)).collect();
+    let expected_grad_sq: f64 = grad_f64.iter().map(|g| g * g).sum();
+    let expected_max = grad_f64.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+    let expected_value_sq: f64 = before.iter().map(|&w| to_f64(w).powi(2)).sum();
+    let close = |a: f64, b: f64| (a - b).abs() <= relative * b.abs().max(f64::MIN_POSITIVE);
+    prop_assert!(
+        close(m.grad_sq, expected_grad_sq),
+        "grad_sq {} vs {}",
+        m.grad_sq,
+        expected_grad_sq
+    );
+    prop_assert_eq!(m.grad_max_abs, expected_max);
+    prop_assert!(close(m.value_sq, expected_value_sq));
+    prop_assert!(
+        close(m.squared_change, to_f64(change)),
+        "squared change {} vs update's {}",
+        m.squared_change,
+        to_f64(change)
+    );
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn update_measured_agrees_with_the_definitions(
+        pairs in proptest::collection::vec((-3.0..3.0f64, gradient_strategy()), 0..100)
+    ) {
+        let (values, grads): (Vec<f64>, Vec<f64>) = pairs.into_iter().unzip();
+        check_update_measured::<f64>(&values, &grads, 1e-12)?;
+        // f32 sums of up to 100 terms; squares of gradients down to 1e-30 stay accurate
+        // because they are summed apart, scaled (their plain f32 squares would underflow).
+        check_update_measured::<f32>(&values, &grads, 1e-4)?;
+    }
+}
+
+#[test]
+fn update_measured_keeps_tiny_gradient_norms_that_f32_squares_would_lose() {
+    // 1e-25 squared is 1e-50: below f32's smallest subnormal, so a plain f32 sum of squares
+    // is 0. The report must still see a nonzero gradient of the right size.
+    let grads = vec![1e-25f32; 37];
+    let mut values = vec![0.5f32; 37];
+    let m = Sgd::new(0.01)
+        .unwrap()
+        .update_measured(0, &mut values, &grads);
+    let l2 = m.grad_sq.sqrt();
+    let expected = 1e-25 * 37f64.sqrt();
+    assert!(
+        (l2 - expected).abs() < 1e-3 * expected,
+        "gradient L2 {l2:e}, expected {expected:e}"
+    );
+    assert_eq!(m.grad_max_abs, f64::from(1e-25f32));
+}

@@ -136,19 +136,24 @@ impl<T: RealField + Copy> Optimizer<T> for Adam<T> {
         ) else {
             return T::zero();
         };
-        let mut squared_change = T::zero();
-        for (((p, &g), m), v) in value
-            .iter_mut()
-            .zip(grad)
-            .zip(first.iter_mut())
-            .zip(second.iter_mut())
-        {
-            *m = beta1 * *m + one_minus_beta1 * g;
-            *v = beta2 * *v + one_minus_beta2 * g * g;
-            let denominator = v.sqrt() * inverse_root_correction + eps;
-            squared_change += apply(p, *p - step_size * *m / denominator);
-        }
-        squared_change
+        crate::vectorised::run_closure(
+            #[inline(always)]
+            || {
+                let mut squared_change = T::zero();
+                for (((p, &g), m), v) in value
+                    .iter_mut()
+                    .zip(grad)
+                    .zip(first.iter_mut())
+                    .zip(second.iter_mut())
+                {
+                    *m = beta1 * *m + one_minus_beta1 * g;
+                    *v = beta2 * *v + one_minus_beta2 * g * g;
+                    let denominator = v.sqrt() * inverse_root_correction + eps;
+                    squared_change += apply(p, *p - step_size * *m / denominator);
+                }
+                squared_change
+            },
+        )
     }
 
     fn learning_rate(&self) -> f64 {

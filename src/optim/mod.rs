@@ -63,6 +63,7 @@ mod clip;
 mod momentum;
 mod rmsprop;
 mod sgd;
+mod sgd_measured;
 
 pub use adam::Adam;
 pub use clip::{global_norm, ClipByGlobalNorm};
@@ -96,16 +97,11 @@ pub trait Optimizer<T: RealField + Copy>: Debug + Send {
     /// over the weights of its own. The default measures in one vectorised pass and then calls
     /// [`update`](Optimizer::update); [`Sgd`] overrides it with a single fused pass. An
     /// override must return the same values as the default (up to rounding).
-    fn update_measured(
-        &mut self,
-        slot: usize,
-        value: &mut [T],
-        grad: &[T],
-    ) -> UpdateMeasurement<T> {
-        let before = crate::layer::measure_weights(grad, value);
+    fn update_measured(&mut self, slot: usize, value: &mut [T], grad: &[T]) -> UpdateMeasurement {
+        let before = crate::weight_statistics::measure_weights(grad, value);
         let squared_change = self.update(slot, value, grad);
         UpdateMeasurement {
-            squared_change,
+            squared_change: nalgebra::try_convert(squared_change).unwrap_or(f64::NAN),
             grad_sq: before.grad_sq,
             grad_max_abs: before.grad_max_abs,
             value_sq: before.value_sq,
@@ -121,16 +117,20 @@ pub trait Optimizer<T: RealField + Copy>: Debug + Send {
 
 /// What [`Optimizer::update_measured`] returns: the squared change and the statistics of the
 /// gradient and of the parameter before the update.
+///
+/// The sums are in `f64` whatever the scalar type: the report is in `f64`, and the square of a
+/// vanishing `f32` gradient (under about `1e-23`) is not representable in `f32`. Optimizers
+/// that compute them in `T` convert at the end.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct UpdateMeasurement<T> {
+pub struct UpdateMeasurement {
     /// `||value_new - value_old||^2`, what [`Optimizer::update`] returns.
-    pub squared_change: T,
+    pub squared_change: f64,
     /// `||grad||^2`.
-    pub grad_sq: T,
+    pub grad_sq: f64,
     /// `max |grad|`; NaN when any gradient is NaN.
-    pub grad_max_abs: T,
+    pub grad_max_abs: f64,
     /// `||value_old||^2`: the parameter's norm at the time of the step, squared.
-    pub value_sq: T,
+    pub value_sq: f64,
 }
 
 /// Checks that a learning rate is finite and positive.

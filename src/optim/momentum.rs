@@ -88,13 +88,18 @@ impl<T: RealField + Copy> Optimizer<T> for Momentum<T> {
         let Some(velocity) = self.velocities.get(slot, value.len()) else {
             return T::zero();
         };
-        let mut squared_change = T::zero();
-        for ((p, &g), v) in value.iter_mut().zip(grad).zip(velocity.iter_mut()) {
-            *v = momentum * *v + g;
-            let direction = if self.nesterov { g + momentum * *v } else { *v };
-            squared_change += apply(p, *p - learning_rate * direction);
-        }
-        squared_change
+        crate::vectorised::run_closure(
+            #[inline(always)]
+            || {
+                let mut squared_change = T::zero();
+                for ((p, &g), v) in value.iter_mut().zip(grad).zip(velocity.iter_mut()) {
+                    *v = momentum * *v + g;
+                    let direction = if self.nesterov { g + momentum * *v } else { *v };
+                    squared_change += apply(p, *p - learning_rate * direction);
+                }
+                squared_change
+            },
+        )
     }
 
     fn learning_rate(&self) -> f64 {

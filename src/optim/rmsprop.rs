@@ -95,12 +95,17 @@ impl<T: RealField + Copy> Optimizer<T> for RmsProp<T> {
         let Some(mean_square) = self.mean_squares.get(slot, value.len()) else {
             return T::zero();
         };
-        let mut squared_change = T::zero();
-        for ((p, &g), s) in value.iter_mut().zip(grad).zip(mean_square.iter_mut()) {
-            *s = alpha * *s + one_minus_alpha * g * g;
-            squared_change += apply(p, *p - learning_rate * g / (s.sqrt() + eps));
-        }
-        squared_change
+        crate::vectorised::run_closure(
+            #[inline(always)]
+            || {
+                let mut squared_change = T::zero();
+                for ((p, &g), s) in value.iter_mut().zip(grad).zip(mean_square.iter_mut()) {
+                    *s = alpha * *s + one_minus_alpha * g * g;
+                    squared_change += apply(p, *p - learning_rate * g / (s.sqrt() + eps));
+                }
+                squared_change
+            },
+        )
     }
 
     fn learning_rate(&self) -> f64 {
