@@ -24,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::init::Init;
 use crate::lanes;
 use crate::matmul::multiply_into;
+use crate::parallel_split;
 use crate::vectorised::Kernel;
 use crate::weight_statistics::{measure_weights, WeightMeasurement};
 
@@ -38,6 +39,67 @@ const COLUMN_BLOCK_VALUES: usize = 4096;
 /// Columns of `rows` values in one block of about [`COLUMN_BLOCK_VALUES`] (at least one).
 fn columns_per_block(rows: usize) -> usize {
     (COLUMN_BLOCK_VALUES / rows.max(1)).max(1)
+}
+
+/// Where to split a column-major matrix of `len` values in columns of `rows` for two threads
+/// (in columns), or `None` to keep it on one.
+fn column_halves(len: usize, rows: usize) -> Option<usize> {
+    let columns = len / rows.max(1);
+    parallel_split::split_point(len)
+        .map(|_| columns / 2)
+        .filter(|&middle| middle > 0 && middle < columns)
+}
+
+/// The forward pass's element-wise part on whole columns: `pre += bias` per column, then
+/// `post = f(pre)`, block by block.
+fn forward_columns<T: RealField + Copy>(
+    activation: &dyn Activation<T>,
+    pre: &mut [T],
+    post: &mut [T],
+    bias: &[T],
+    rows: usize,
+) {
+    let block_columns = columns_per_block(rows);
+    let block = block_columns * rows;
+    let blocks = pre
+        .chunks_mut(block)
+        .zip(post.chunks_mut(block))
+        .zip(bias.chunks(block_columns));
+    for ((pre, post), bias) in blocks {
+        crate::vectorised::run(AddColumnBias {
+            values: &mut *pre,
+            rows,
+            bias,
+        });
+        activation.value_slice(pre, post);
+    }
+}
+
+/// The backward pass's element-wise part on whole columns `(pre, post, grad)`: `grad *= f'`
+/// with each unit's derivative sums, then the bias gradient, block by block.
+fn backward_columns<T: RealField + Copy>(
+    activation: &dyn Activation<T>,
+    (pre, post, grad): (&[T], &[T], &mut [T]),
+    sums: &mut [DerivativeSum<T>],
+    bias_grad: &mut [T],
+    rows: usize,
+) {
+    let block_columns = columns_per_block(rows);
+    let block = block_columns * rows;
+    let blocks = grad
+        .chunks_mut(block)
+        .zip(pre.chunks(block))
+        .zip(post.chunks(block))
+        .zip(sums.chunks_mut(block_columns))
+        .zip(bias_grad.chunks_mut(block_columns));
+    for ((((grad, pre), post), sums), bias_grad) in blocks {
+        activation.scale_columns_by_derivative(pre, post, grad, rows, sums);
+        crate::vectorised::run(ColumnSums {
+            values: grad,
+            rows,
+            sums: bias_grad,
+        });
+    }
 }
 
 /// A read-only view of one parameter tensor and its gradient.
@@ -328,21 +390,25 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
         }
         multiply_into(&mut self.pre_activation, input, false, &self.weights, false);
         // Bias and activation over blocks of whole columns that stay in cache between the
-        // two passes (one call per block, not per unit: a unit's column can be short).
-        let block = columns_per_block(batch) * batch;
-        let blocks = self
-            .pre_activation
-            .as_mut_slice()
-            .chunks_mut(block)
-            .zip(self.output.as_mut_slice().chunks_mut(block))
-            .zip(self.bias.as_slice().chunks(block / batch));
-        for ((pre, post), bias) in blocks {
-            crate::vectorised::run(AddColumnBias {
-                values: &mut *pre,
-                rows: batch,
-                bias,
-            });
-            self.activation.value_slice(pre, post);
+        // two passes (one call per block, not per unit: a unit's column can be short); a
+        // large matrix in two halves of whole columns side by side.
+        let activation = &*self.activation;
+        let (pre, post) = (
+            self.pre_activation.as_mut_slice(),
+            self.output.as_mut_slice(),
+        );
+        let bias = self.bias.as_slice();
+        match column_halves(pre.len(), batch) {
+            Some(middle) => {
+                let (pre_left, pre_right) = pre.split_at_mut(middle * batch);
+                let (post_left, post_right) = post.split_at_mut(middle * batch);
+                let (bias_left, bias_right) = bias.split_at(middle);
+                parallel_split::join(
+                    || forward_columns(activation, pre_left, post_left, bias_left, batch),
+                    || forward_columns(activation, pre_right, post_right, bias_right, batch),
+                );
+            }
+            None => forward_columns(activation, pre, post, bias, batch),
         }
         Ok(&self.output)
     }
@@ -394,34 +460,48 @@ impl<T: RealField + Copy> Layer<T> for Dense<T> {
             ];
         }
         // Block by block (whole units), while the block is in cache: the derivative, then the
-        // unit statistics and the bias gradient (the column sums of dL/dz).
-        let block_columns = columns_per_block(batch);
-        let block = block_columns * batch;
-        let blocks = output_grad
-            .as_mut_slice()
-            .chunks_mut(block)
-            .zip(self.pre_activation.as_slice().chunks(block))
-            .zip(self.output.as_slice().chunks(block))
-            .zip(self.derivative_sums.chunks_mut(block_columns))
-            .zip(self.bias_grad.as_mut_slice().chunks_mut(block_columns));
-        for ((((grad, pre), post), sums), bias_grad) in blocks {
-            self.activation
-                .scale_columns_by_derivative(pre, post, grad, batch, sums);
-            crate::vectorised::run(ColumnSums {
-                values: grad,
-                rows: batch,
-                sums: &mut *bias_grad,
-            });
-            for (sums, &b) in sums.iter().zip(&*bias_grad) {
-                derivative_total += sums.sum;
-                if sums.sum / batch_t < saturation_floor {
-                    saturated_units += 1;
-                }
-                if sums.zeros == batch {
-                    dead_units += 1;
-                }
-                bias_grad_sq += b * b;
+        // bias gradient (the column sums of dL/dz); a large matrix in two halves side by side.
+        let activation = &*self.activation;
+        let (grad, pre, post) = (
+            output_grad.as_mut_slice(),
+            self.pre_activation.as_slice(),
+            self.output.as_slice(),
+        );
+        let (sums, bias_grad) = (
+            self.derivative_sums.as_mut_slice(),
+            self.bias_grad.as_mut_slice(),
+        );
+        match column_halves(grad.len(), batch) {
+            Some(middle) => {
+                let values = middle * batch;
+                let (grad_left, grad_right) = grad.split_at_mut(values);
+                let (pre_left, pre_right) = pre.split_at(values);
+                let (post_left, post_right) = post.split_at(values);
+                let (sums_left, sums_right) = sums.split_at_mut(middle);
+                let (bias_left, bias_right) = bias_grad.split_at_mut(middle);
+                parallel_split::join(
+                    || {
+                        let columns = (pre_left, post_left, grad_left);
+                        backward_columns(activation, columns, sums_left, bias_left, batch)
+                    },
+                    || {
+                        let columns = (pre_right, post_right, grad_right);
+                        backward_columns(activation, columns, sums_right, bias_right, batch)
+                    },
+                );
             }
+            None => backward_columns(activation, (pre, post, grad), sums, bias_grad, batch),
+        }
+        // The unit statistics.
+        for (sums, &b) in self.derivative_sums.iter().zip(self.bias_grad.iter()) {
+            derivative_total += sums.sum;
+            if sums.sum / batch_t < saturation_floor {
+                saturated_units += 1;
+            }
+            if sums.zeros == batch {
+                dead_units += 1;
+            }
+            bias_grad_sq += b * b;
         }
 
         // dL/dW = x^T dL/dz ; dL/dx = dL/dz W^T.

@@ -75,6 +75,7 @@ pub mod data;
 pub mod detect;
 pub mod diagnose;
 pub mod error;
+mod explicit_simd;
 pub mod history;
 pub mod init;
 mod lanes;
@@ -84,6 +85,7 @@ mod matmul;
 pub mod monitor;
 pub mod network;
 pub mod optim;
+mod parallel_split;
 #[cfg(feature = "plot")]
 #[cfg_attr(docsrs, doc(cfg(feature = "plot")))]
 pub mod plot;

@@ -138,7 +138,8 @@ fn to_f64<T: RealField + Copy>(v: T) -> f64 {
 
 /// One vectorised pass over a gradient and its parameter (over their common length).
 pub(crate) fn measure_weights<T: RealField + Copy>(grad: &[T], value: &[T]) -> WeightMeasurement {
-    crate::vectorised::run(MeasureWeights { grad, value })
+    crate::explicit_simd::measure(grad, value)
+        .unwrap_or_else(|| crate::vectorised::run(MeasureWeights { grad, value }))
 }
 
 /// The [`Kernel`] of [`measure_weights`].
@@ -167,4 +168,31 @@ fn measure_weights_kernel<T: RealField + Copy>(grad: &[T], value: &[T]) -> Weigh
         |g, w| measurement.add(g, w),
     );
     measurement.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The lane-array loop (for scalar types other than `f32` and `f64`) and the explicit SIMD
+    /// kernel agree, on lengths around the block and vector widths and on gradients small
+    /// enough for the split squares.
+    #[test]
+    fn lane_loop_and_simd_kernel_agree() {
+        for len in [0_i32, 1, 7, 15, 16, 17, 31, 33, 64, 100, 1000] {
+            let values: Vec<f64> = (0..len)
+                .map(|i| f64::from(i * 37 % 11) / 3.0 - 1.5)
+                .collect();
+            let grads: Vec<f64> = (0..len)
+                .map(|i| f64::from(i * 13 % 7 - 3) * 10f64.powi(-(i % 30)))
+                .collect();
+            let lanes = measure_weights_kernel(&grads, &values);
+            let simd = crate::explicit_simd::measure(&grads, &values)
+                .unwrap_or_else(|| panic!("f64 has a SIMD kernel"));
+            let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs());
+            assert!(close(lanes.grad_sq, simd.grad_sq), "length {len}");
+            assert!(close(lanes.value_sq, simd.value_sq), "length {len}");
+            assert_eq!(lanes.grad_max_abs, simd.grad_max_abs, "length {len}");
+        }
+    }
 }

@@ -63,7 +63,6 @@ mod clip;
 mod momentum;
 mod rmsprop;
 mod sgd;
-mod sgd_measured;
 
 pub use adam::Adam;
 pub use clip::{global_norm, ClipByGlobalNorm};

@@ -6,6 +6,7 @@ use super::{accept_learning_rate, validate_learning_rate, Optimizer, UpdateMeasu
 use crate::activation::cast;
 use crate::error::Result;
 use crate::lanes::{self, Lanes};
+use crate::parallel_split;
 use crate::vectorised::Kernel;
 use crate::weight_statistics::{MeasurementLanes, SplitSquare};
 
@@ -168,6 +169,63 @@ fn step_measured_block<T: RealField + Copy>(
     *value = new;
 }
 
+/// `p -= lr g` over the common length, vectorised; returns the squared change.
+fn step<T: RealField + Copy>(value: &mut [T], grad: &[T], learning_rate: T) -> T {
+    crate::vectorised::run(SgdStep {
+        value,
+        grad,
+        learning_rate,
+    })
+}
+
+/// [`step`] with the statistics of the values before it (explicit SIMD for `f32` and `f64`).
+fn step_measured<T: RealField + Copy>(
+    value: &mut [T],
+    grad: &[T],
+    learning_rate: T,
+) -> UpdateMeasurement {
+    if let Some(measurement) = crate::explicit_simd::step_measured(&mut *value, grad, learning_rate)
+    {
+        return measurement;
+    }
+    crate::vectorised::run(SgdStepMeasured(SgdStep {
+        value,
+        grad,
+        learning_rate,
+    }))
+}
+
+/// Two halves of a tensor, each with its gradient.
+type Halves<'a, T> = ((&'a mut [T], &'a [T]), (&'a mut [T], &'a [T]));
+
+/// The two halves of a large tensor and its gradient (over their common length), when the
+/// pass is worth two threads.
+fn halves<'a, T>(value: &'a mut [T], grad: &'a [T]) -> Option<Halves<'a, T>> {
+    let len = value.len().min(grad.len());
+    let middle = parallel_split::split_point(len)?;
+    let (left, rest) = value.split_at_mut_checked(middle)?;
+    let right = rest.get_mut(..len - middle)?;
+    let (left_grad, rest_grad) = grad.split_at_checked(middle)?;
+    let right_grad = rest_grad.get(..len - middle)?;
+    Some(((left, left_grad), (right, right_grad)))
+}
+
+/// The measurement of a whole tensor from those of its two halves.
+fn combine(a: UpdateMeasurement, b: UpdateMeasurement) -> UpdateMeasurement {
+    let grad_sq = a.grad_sq + b.grad_sq;
+    UpdateMeasurement {
+        squared_change: a.squared_change + b.squared_change,
+        grad_sq,
+        // NaN in either half shows in the sum of squares, and then in the maximum.
+        grad_max_abs: if grad_sq >= 0.0 {
+            a.grad_max_abs.max(b.grad_max_abs)
+        } else {
+            grad_sq
+        },
+        value_sq: a.value_sq + b.value_sq,
+    }
+}
+
 /// The [`Kernel`] of [`Sgd::update`].
 struct SgdStep<'a, T> {
     value: &'a mut [T],
@@ -208,26 +266,29 @@ impl<T: RealField + Copy> Optimizer<T> for Sgd {
 
     fn update(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> T {
         let learning_rate: T = cast(self.learning_rate);
-        crate::vectorised::run(SgdStep {
-            value,
-            grad,
-            learning_rate,
-        })
+        if let Some((value, grad)) = halves(value, grad) {
+            let ((left, left_grad), (right, right_grad)) = (value, grad);
+            let (a, b) = parallel_split::join(
+                || step(left, left_grad, learning_rate),
+                || step(right, right_grad, learning_rate),
+            );
+            return a + b;
+        }
+        step(value, grad, learning_rate)
     }
 
     /// One pass: the update, its squared change and the gradient's and weights' statistics.
     fn update_measured(&mut self, _slot: usize, value: &mut [T], grad: &[T]) -> UpdateMeasurement {
         let learning_rate: T = cast(self.learning_rate);
-        if let Some(measurement) =
-            super::sgd_measured::step_measured(&mut *value, grad, learning_rate)
-        {
-            return measurement;
+        if let Some((value, grad)) = halves(value, grad) {
+            let ((left, left_grad), (right, right_grad)) = (value, grad);
+            let (a, b) = parallel_split::join(
+                || step_measured(left, left_grad, learning_rate),
+                || step_measured(right, right_grad, learning_rate),
+            );
+            return combine(a, b);
         }
-        crate::vectorised::run(SgdStepMeasured(SgdStep {
-            value,
-            grad,
-            learning_rate,
-        }))
+        step_measured(value, grad, learning_rate)
     }
 
     fn learning_rate(&self) -> f64 {
@@ -258,7 +319,7 @@ mod tests {
                 .collect();
             let (mut a, mut b) = (values.clone(), values.clone());
             let lanes = step_measured_kernel(&mut a, &grads, 0.01);
-            let simd = crate::optim::sgd_measured::step_measured(&mut b, &grads, 0.01)
+            let simd = crate::explicit_simd::step_measured(&mut b, &grads, 0.01)
                 .unwrap_or_else(|| panic!("f64 has a SIMD kernel"));
             assert_eq!(a, b, "length {len}: the weights differ");
             let close = |x: f64, y: f64| (x - y).abs() <= 1e-12 * x.abs().max(y.abs());

@@ -1,17 +1,18 @@
-//! The SGD step fused with the report's weight statistics, in explicit SIMD for `f32` and
-//! `f64`.
+//! The passes that carry the report's weight statistics, in explicit SIMD for `f32` and
+//! `f64`: the SGD step fused with them, and the statistics alone.
 //!
-//! The same loop written with lane arrays for the compiler to vectorise ran at 0.05 ns per
+//! The same loops written with lane arrays for the compiler to vectorise ran at 0.05 ns per
 //! weight in one binary and at 0.6 ns in another (the vectoriser's choice depended on what was
 //! inlined around it), which made the report cost anywhere from 2 % to 40 % of a step. Here
 //! the vector operations are pulp's, so the code is the same wherever it is compiled; other
-//! scalar types keep the lane-array loop.
+//! scalar types keep the lane-array loops (`crate::weight_statistics`, `crate::optim`). The
+//! squares are split as [`SplitSquare`](crate::weight_statistics) explains.
 
 use nalgebra::RealField;
 use pulp::Simd;
 
-use super::UpdateMeasurement;
-use crate::weight_statistics::{join_split_squares, SPLIT_LIMIT};
+use crate::optim::UpdateMeasurement;
+use crate::weight_statistics::{join_split_squares, WeightMeasurement, SPLIT_LIMIT};
 
 /// The five sums of one fused pass.
 #[derive(Debug, Clone, Copy, Default)]
@@ -54,12 +55,33 @@ pub(crate) fn step_measured<T: RealField + Copy>(
     Some(measurement(sums, |x| x))
 }
 
-/// The [`UpdateMeasurement`] from the sums, joined in `f64`.
-fn measurement<F: Copy>(sums: FusedSums<F>, to_f64: impl Fn(F) -> f64) -> UpdateMeasurement {
+/// `||grad||^2`, `max |grad|` and `||value||^2` when `T` is `f32` or `f64`; `None` for other
+/// scalar types.
+pub(crate) fn measure<T: RealField + Copy>(grad: &[T], value: &[T]) -> Option<WeightMeasurement> {
+    let sums = if let (Ok(grad), Ok(value)) = (
+        castaway::cast!(grad, &[f32]),
+        castaway::cast!(value, &[f32]),
+    ) {
+        statistics(
+            crate::vectorised::dispatch(MeasureF32 { grad, value }),
+            f64::from,
+        )
+    } else {
+        let grad = castaway::cast!(grad, &[f64]).ok()?;
+        let value = castaway::cast!(value, &[f64]).ok()?;
+        statistics(
+            crate::vectorised::dispatch(MeasureF64 { grad, value }),
+            |x| x,
+        )
+    };
+    Some(sums)
+}
+
+/// The [`WeightMeasurement`] from the sums, joined in `f64`.
+fn statistics<F: Copy>(sums: FusedSums<F>, to_f64: impl Fn(F) -> f64) -> WeightMeasurement {
     let grad_sq = join_split_squares(to_f64(sums.grad_sq), to_f64(sums.grad_sq_small));
     let grad_max = to_f64(sums.grad_max);
-    UpdateMeasurement {
-        squared_change: to_f64(sums.change_sq),
+    WeightMeasurement {
         grad_sq,
         // A sum of squares is never negative: only a NaN fails this.
         grad_max_abs: if grad_sq >= 0.0 { grad_max } else { grad_sq },
@@ -67,10 +89,43 @@ fn measurement<F: Copy>(sums: FusedSums<F>, to_f64: impl Fn(F) -> f64) -> Update
     }
 }
 
-/// One fused kernel per float type; the two differ only in the names of pulp's operations.
+/// The [`UpdateMeasurement`] from the sums, joined in `f64`.
+fn measurement<F: Copy>(sums: FusedSums<F>, to_f64: impl Fn(F) -> f64) -> UpdateMeasurement {
+    let before = statistics(sums, &to_f64);
+    UpdateMeasurement {
+        squared_change: to_f64(sums.change_sq),
+        grad_sq: before.grad_sq,
+        grad_max_abs: before.grad_max_abs,
+        value_sq: before.value_sq,
+    }
+}
+
+/// Adds one gradient and value to the statistics (the scalar tail of the SIMD loops).
+#[inline(always)]
+fn add_scalar<F: RealField + Copy>(
+    sums: &mut FusedSums<F>,
+    g: F,
+    w: F,
+    limit: F,
+    inverse_limit: F,
+) {
+    let magnitude = g.abs();
+    if magnitude < limit {
+        let scaled = g * inverse_limit;
+        sums.grad_sq_small += scaled * scaled;
+    } else {
+        sums.grad_sq += g * g;
+    }
+    if magnitude > sums.grad_max {
+        sums.grad_max = magnitude;
+    }
+    sums.value_sq += w * w;
+}
+
+/// The kernels per float type; the two differ only in the names of pulp's operations.
 macro_rules! fused_kernel {
     (
-        $name:ident, $float:ty, $as_mut_simd:ident, $as_simd:ident, $splat:ident, $add:ident,
+        $name:ident, $measure_name:ident, $float:ty, $as_mut_simd:ident, $as_simd:ident, $splat:ident, $add:ident,
         $sub:ident, $mul:ident, $abs:ident, $max:ident, $less_than:ident, $select:ident,
         $reduce_sum:ident, $reduce_max:ident
     ) => {
@@ -126,18 +181,55 @@ macro_rules! fused_kernel {
                     let new = old - self.learning_rate * g;
                     let change = new - old;
                     sums.change_sq += change * change;
-                    let magnitude = g.abs();
-                    if magnitude < limit_value {
-                        let scaled = g * inverse_limit_value;
-                        sums.grad_sq_small += scaled * scaled;
-                    } else {
-                        sums.grad_sq += g * g;
-                    }
-                    if magnitude > sums.grad_max {
-                        sums.grad_max = magnitude;
-                    }
-                    sums.value_sq += old * old;
+                    add_scalar(&mut sums, g, old, limit_value, inverse_limit_value);
                     *v = new;
+                }
+                sums
+            }
+        }
+
+        /// The statistics alone (see the module docs).
+        struct $measure_name<'a> {
+            grad: &'a [$float],
+            value: &'a [$float],
+        }
+
+        impl pulp::WithSimd for $measure_name<'_> {
+            type Output = FusedSums<$float>;
+
+            #[inline(always)]
+            fn with_simd<S: Simd>(self, simd: S) -> FusedSums<$float> {
+                let len = self.value.len().min(self.grad.len());
+                let value = self.value.get(..len).unwrap_or_default();
+                let grad = self.grad.get(..len).unwrap_or_default();
+                let (value_head, value_tail) = S::$as_simd(value);
+                let (grad_head, grad_tail) = S::$as_simd(grad);
+                let limit_value = SPLIT_LIMIT as $float;
+                let inverse_limit_value = 1.0 / limit_value;
+                let zero = simd.$splat(0.0);
+                let limit = simd.$splat(limit_value);
+                let inverse_limit = simd.$splat(inverse_limit_value);
+                let (mut grad_sq, mut grad_sq_small) = (zero, zero);
+                let (mut grad_max, mut value_sq) = (zero, zero);
+                for (&w, &g) in value_head.iter().zip(grad_head) {
+                    let magnitude = simd.$abs(g);
+                    let small = simd.$less_than(magnitude, limit);
+                    let large = simd.$select(small, zero, g);
+                    let scaled = simd.$select(small, simd.$mul(g, inverse_limit), zero);
+                    grad_sq = simd.$add(grad_sq, simd.$mul(large, large));
+                    grad_sq_small = simd.$add(grad_sq_small, simd.$mul(scaled, scaled));
+                    grad_max = simd.$max(grad_max, magnitude);
+                    value_sq = simd.$add(value_sq, simd.$mul(w, w));
+                }
+                let mut sums = FusedSums {
+                    change_sq: 0.0,
+                    grad_sq: simd.$reduce_sum(grad_sq),
+                    grad_sq_small: simd.$reduce_sum(grad_sq_small),
+                    grad_max: simd.$reduce_max(grad_max),
+                    value_sq: simd.$reduce_sum(value_sq),
+                };
+                for (&w, &g) in value_tail.iter().zip(grad_tail) {
+                    add_scalar(&mut sums, g, w, limit_value, inverse_limit_value);
                 }
                 sums
             }
@@ -147,6 +239,7 @@ macro_rules! fused_kernel {
 
 fused_kernel!(
     FusedF32,
+    MeasureF32,
     f32,
     as_mut_simd_f32s,
     as_simd_f32s,
@@ -164,6 +257,7 @@ fused_kernel!(
 
 fused_kernel!(
     FusedF64,
+    MeasureF64,
     f64,
     as_mut_simd_f64s,
     as_simd_f64s,
