@@ -88,6 +88,9 @@ pub(crate) fn check_finite<T: nalgebra::RealField + Copy>(
     values: &[T],
     context: impl FnOnce() -> String,
 ) -> Result<()> {
+    if crate::vectorised::run(AllFinite { values }) {
+        return Ok(());
+    }
     match values.iter().enumerate().find(|(_, v)| !v.is_finite()) {
         None => Ok(()),
         Some((index, value)) => Err(Error::NonFinite {
@@ -95,5 +98,32 @@ pub(crate) fn check_finite<T: nalgebra::RealField + Copy>(
             index,
             value: format!("{value:?}"),
         }),
+    }
+}
+
+/// Whether every value is finite, in one vectorised pass without an early exit: `0 * v` is
+/// `0` for a finite `v` and NaN for an infinite or NaN one, and NaN survives the sum. (The
+/// search for the first offender runs only when this says no.)
+struct AllFinite<'a, T> {
+    values: &'a [T],
+}
+
+impl<T: nalgebra::RealField + Copy> crate::vectorised::Kernel for AllFinite<'_, T> {
+    type Output = bool;
+
+    #[inline(always)]
+    fn run(self) -> bool {
+        let mut sums = crate::lanes::zeros::<T>();
+        crate::lanes::for_each_block(
+            self.values,
+            self.values,
+            #[inline(always)]
+            |block, _| {
+                for (sum, &v) in sums.iter_mut().zip(block) {
+                    *sum += v * T::zero();
+                }
+            },
+        );
+        crate::lanes::sum(sums) == T::zero()
     }
 }
