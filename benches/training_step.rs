@@ -235,6 +235,72 @@ where
     true
 }
 
+/// The two-thread GEMM candidates the `matmul_backends` group compares on the step's products.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Backend {
+    /// What the crate does: two `rayon::join` halves of output columns, faer's sequential
+    /// kernel in each (no allocation).
+    FaerSplit,
+    /// faer's own parallel mode, `Par::rayon(2)`.
+    FaerRayon,
+    /// nalgebra's `gemm`, i.e. `matrixmultiply` with its `threading` feature (enabled for the
+    /// benches only); `D W^T` multiplies by a stored copy of `W^T`.
+    MatrixMultiplyThreading,
+}
+
+impl Backend {
+    fn name(self) -> &'static str {
+        match self {
+            Backend::FaerSplit => "faer-split",
+            Backend::FaerRayon => "faer-rayon",
+            Backend::MatrixMultiplyThreading => "matrixmultiply-threading",
+        }
+    }
+}
+
+/// `out = op(a) op(b)` through faer with `par`, split in two column halves for `FaerSplit`.
+fn faer_multiply_with<F, T>(
+    backend: Backend,
+    out: &mut DMatrix<T>,
+    a: &DMatrix<T>,
+    a_t: bool,
+    b: &DMatrix<T>,
+    b_t: bool,
+) -> bool
+where
+    F: faer::traits::RealField + Copy + 'static,
+    T: RealField + Copy,
+{
+    let out_any: &mut dyn Any = out;
+    let (Some(out), Some(a), Some(b)) = (
+        out_any.downcast_mut::<DMatrix<F>>(),
+        (a as &dyn Any).downcast_ref::<DMatrix<F>>(),
+        (b as &dyn Any).downcast_ref::<DMatrix<F>>(),
+    ) else {
+        return false;
+    };
+    let (rows, cols) = out.shape();
+    let (lhs, rhs) = (view(a, a_t), view(b, b_t));
+    let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
+    let product = |dst, rhs, par| {
+        faer::linalg::matmul::matmul(dst, faer::Accum::Replace, lhs, rhs, F::one_impl(), par)
+    };
+    match backend {
+        Backend::FaerSplit if cols >= 32 => {
+            let half = ((cols / 2).div_ceil(16) * 16).min(cols);
+            let (left, right) = dst.split_at_col_mut(half);
+            let (rhs_left, rhs_right) = rhs.split_at_col(half);
+            rayon::join(
+                || product(left, rhs_left, faer::Par::Seq),
+                || product(right, rhs_right, faer::Par::Seq),
+            );
+        }
+        Backend::FaerSplit => product(dst, rhs, faer::Par::Seq),
+        _ => product(dst, rhs, faer::Par::rayon(2)),
+    }
+    true
+}
+
 /// A faer view of a column-major matrix, transposed (a stride swap) when asked.
 fn view<F: faer::traits::RealField>(m: &DMatrix<F>, transposed: bool) -> faer::MatRef<'_, F> {
     let v = faer::MatRef::from_column_major_slice(m.as_slice(), m.nrows(), m.ncols());
@@ -391,6 +457,8 @@ fn bench_breakdown_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
 struct MatmulOnly<T: RealField + Copy> {
     activations: Vec<DMatrix<T>>,
     weights: Vec<DMatrix<T>>,
+    /// `W^T`, for the backend that cannot read a transposed operand in place.
+    weights_transposed: Vec<DMatrix<T>>,
     deltas: Vec<DMatrix<T>>,
     weight_grads: Vec<DMatrix<T>>,
 }
@@ -400,13 +468,15 @@ impl<T: RealField + Copy> MatmulOnly<T> {
         let widths = config.widths();
         let small: T = nalgebra::convert(0.001);
         let filled = |r, c| DMatrix::from_element(r, c, small);
+        // 1 / fan-in keeps every activation at 0.001: no overflow, no subnormals.
+        let weights: Vec<DMatrix<T>> = widths
+            .windows(2)
+            .map(|w| DMatrix::from_element(w[0], w[1], nalgebra::convert(1.0 / w[0] as f64)))
+            .collect();
         Self {
             activations: widths.iter().map(|&w| filled(config.batch, w)).collect(),
-            // 1 / fan-in keeps every activation at 0.001: no overflow, no subnormals.
-            weights: widths
-                .windows(2)
-                .map(|w| DMatrix::from_element(w[0], w[1], nalgebra::convert(1.0 / w[0] as f64)))
-                .collect(),
+            weights_transposed: weights.iter().map(|w| w.transpose()).collect(),
+            weights,
             deltas: widths.iter().map(|&w| filled(config.batch, w)).collect(),
             weight_grads: widths.windows(2).map(|w| filled(w[0], w[1])).collect(),
         }
@@ -434,6 +504,75 @@ impl<T: RealField + Copy> MatmulOnly<T> {
             }
         }
     }
+
+    /// [`run`](Self::run) with a two-thread `backend`.
+    fn run_with(&mut self, backend: Backend) {
+        let layers = self.weights.len();
+        let product = |out: &mut DMatrix<T>, a: &DMatrix<T>, a_t, b: &DMatrix<T>, b_t| {
+            let done = faer_multiply_with::<f64, T>(backend, out, a, a_t, b, b_t)
+                || faer_multiply_with::<f32, T>(backend, out, a, a_t, b, b_t);
+            assert!(done, "the benchmark runs f32 and f64 only");
+        };
+        let one = T::one();
+        let zero = T::zero();
+        for l in 0..layers {
+            let (before, after) = self.activations.split_at_mut(l + 1);
+            if backend == Backend::MatrixMultiplyThreading {
+                after[0].gemm(one, &before[l], &self.weights[l], zero);
+            } else {
+                product(&mut after[0], &before[l], false, &self.weights[l], false);
+            }
+        }
+        for l in (0..layers).rev() {
+            if backend == Backend::MatrixMultiplyThreading {
+                self.weight_grads[l].gemm_tr(one, &self.activations[l], &self.deltas[l + 1], zero);
+            } else {
+                let (grad, a, d) = (
+                    &mut self.weight_grads[l],
+                    &self.activations[l],
+                    &self.deltas[l + 1],
+                );
+                product(grad, a, true, d, false);
+            }
+            if l > 0 {
+                let (before, after) = self.deltas.split_at_mut(l + 1);
+                if backend == Backend::MatrixMultiplyThreading {
+                    before[l].gemm(one, &after[0], &self.weights_transposed[l], zero);
+                } else {
+                    product(&mut before[l], &after[0], false, &self.weights[l], true);
+                }
+            }
+        }
+    }
+}
+
+/// The step's products on each two-thread GEMM candidate (mnist-mlp and wide, the
+/// configurations whose products take the crate's two-thread path).
+fn bench_matmul_backends_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
+    let mut group = c.benchmark_group("matmul_backends");
+    configure(&mut group);
+    for config in CONFIGS.iter().filter(|c| c.name != "deep-narrow") {
+        let mut buffers = MatmulOnly::<T>::new(config);
+        for backend in [
+            Backend::FaerSplit,
+            Backend::FaerRayon,
+            Backend::MatrixMultiplyThreading,
+        ] {
+            let id = format!("{}/{}/{dtype}", backend.name(), config.name);
+            group.bench_function(&id, |b| {
+                b.iter(|| {
+                    buffers.run_with(backend);
+                    black_box(&buffers.weight_grads);
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+fn matmul_backends(c: &mut Criterion) {
+    bench_matmul_backends_typed::<f32>(c, "f32");
+    bench_matmul_backends_typed::<f64>(c, "f64");
 }
 
 fn bench_matmul_only_typed<T: RealField + Copy>(c: &mut Criterion, dtype: &str) {
@@ -477,5 +616,5 @@ fn breakdown(c: &mut Criterion) {
     bench_breakdown_typed::<f64>(c, "f64");
 }
 
-criterion_group!(benches, train_step, breakdown, matmul_only);
+criterion_group!(benches, train_step, breakdown, matmul_only, matmul_backends);
 criterion_main!(benches);
