@@ -334,26 +334,28 @@ fn max_parameter_difference<T: RealField + Copy>(a: &Network<T>, b: &Network<T>)
 
 // ------------------------------------------------------------------------ benchmarks
 
-/// Time this thread has spent on a CPU, in ns (Linux: first field of
-/// `/proc/thread-self/schedstat`); `None` where that file does not exist.
-fn thread_cpu_ns() -> Option<u64> {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// Time all threads of this process have spent on a CPU, in ns (Linux: the first field of
+/// every `/proc/self/task/*/schedstat`, so rayon's workers count); `None` where that does not
+/// exist. Threads that ended before the read are missed (rayon's workers live on).
+fn process_cpu_ns() -> Option<u64> {
+    let mut total = 0_u64;
+    for task in std::fs::read_dir("/proc/self/task").ok()? {
+        let path = task.ok()?.path().join("schedstat");
+        let text = std::fs::read_to_string(path).ok()?;
+        total += text.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(total)
 }
 
-/// Runs one benchmark and prints `# cpu-share <id> <share>`: the share of the wall time this
-/// thread was on a CPU (warm-up and analysis included). 1.00 means it had a core to itself;
-/// on a shared machine a lower share scales the measured steps/s down. The kernel updates
-/// this counter at scheduler ticks, so it is only meaningful over seconds (a real benchmark
-/// run), not in `cargo test --benches`, where it can read above 1.
+/// Runs one benchmark and prints `# cpu-share <id> <share>`: CPU seconds of the whole process
+/// (the bench's thread and rayon's workers) per wall second, warm-up and analysis included:
+/// 1.00 for one busy thread, up to 2.00 on two cores, as the peer script's `cpu/wall`. The
+/// kernel updates these counters at scheduler ticks, so the figure is only meaningful over
+/// seconds (a real benchmark run), not in `cargo test --benches`.
 fn with_cpu_share(id: &str, run: impl FnOnce()) {
-    let (wall, cpu) = (std::time::Instant::now(), thread_cpu_ns());
+    let (wall, cpu) = (std::time::Instant::now(), process_cpu_ns());
     run();
-    if let (Some(start), Some(end)) = (cpu, thread_cpu_ns()) {
+    if let (Some(start), Some(end)) = (cpu, process_cpu_ns()) {
         let share = end.saturating_sub(start) as f64 / 1e9 / wall.elapsed().as_secs_f64();
         eprintln!("# cpu-share {id} {share:.2}");
     }

@@ -4,7 +4,7 @@
 #
 # Steps: (1) a Python venv OUTSIDE the repository with numpy, jax[cpu] and threadpoolctl from
 # PyPI; (2) the peer script writing JSON into a temp dir: numpy and JAX on every core (their
-# default), numpy on one thread (OPENBLAS_NUM_THREADS=1, as the crate's sequential GEMM), and
+# default), numpy on one thread (OPENBLAS_NUM_THREADS=1, as the crate's matmul-only column), and
 # numpy --matmul-only on two and on one thread (the GEMM ceiling); (3) `cargo bench --bench
 # training_step`; (4) one table: config x dtype -> crate / numpy / JAX steps/s, ratios, GFLOP/s
 # (the peer script's matmul FLOP count); a GEMM table (crate matmul-only vs numpy
@@ -81,6 +81,27 @@ if [[ "$SKIP_PEERS" != 1 ]]; then
     note "peer: numpy --matmul-only, one thread -> $OUT_DIR/numpy_matmul_1t.json"
     OPENBLAS_NUM_THREADS=1 "$PY" "$PEER_SCRIPT" --impl numpy --matmul-only --samples "$SAMPLES" "${wait_flag[@]}" \
         --label 1thread --json "$OUT_DIR/numpy_matmul_1t.json"
+    note "peer: numpy 4096^3 matmul, the GEMM ceiling of the wide target -> $OUT_DIR/ceiling.json"
+    "$PY" - "$OUT_DIR/ceiling.json" <<'CEILING'
+import json, sys, time
+import numpy as np
+result = {}
+for dtype in ("float32", "float64"):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((4096, 4096)).astype(dtype)
+    b = rng.standard_normal((4096, 4096)).astype(dtype)
+    a @ b  # warm-up
+    times = []
+    for _ in range(7):
+        start = time.perf_counter()
+        a @ b
+        times.append(time.perf_counter() - start)
+    median = sorted(times)[len(times) // 2]
+    result["f32" if dtype == "float32" else "f64"] = 2 * 4096**3 / median / 1e9
+with open(sys.argv[1], "w") as f:
+    json.dump(result, f)
+print("numpy 4096^3 matmul GFLOP/s:", result, file=sys.stderr)
+CEILING
 fi
 for f in numpy.json jax.json; do
     [[ -f "$OUT_DIR/$f" ]] || die "$OUT_DIR/$f is missing (peer run failed or SKIP_PEERS=1 without results)"
@@ -155,7 +176,7 @@ def ratio(a, b):
 
 
 print("\n## One training step, median steps/s (crate: criterion median; peers: median of samples)\n")
-print("| config | dtype | crate (1 thread) | numpy | JAX | numpy 1 thread | crate/JAX | crate/numpy | crate/numpy 1 thread | crate GFLOP/s | numpy GFLOP/s | JAX GFLOP/s | CPU/wall crate / numpy / JAX / numpy 1t |")
+print("| config | dtype | crate | numpy | JAX | numpy 1 thread | crate/JAX | crate/numpy | crate/numpy 1 thread | crate GFLOP/s | numpy GFLOP/s | JAX GFLOP/s | CPU/wall crate / numpy / JAX / numpy 1t |")
 print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 for config in peer.CONFIGS:
     flops = peer.step_flops(peer.CONFIGS[config])
@@ -198,10 +219,38 @@ for config in peer.CONFIGS:
         ms = lambda v: None if v is None else v * 1e3
         print(f"| {config} | {dtype} | {fmt(ms(b), '.3f')} | {fmt(ms(s), '.3f')} | {fmt(ms(lean), '.3f')} | {fmt(share, '.1f')} % |")
 
-print("\nCPU/wall: CPU time the benchmark got per wall second (crate: its one thread; peers: the whole")
-print("process, up to 2.00 with two threads). Under 1.00 for a single thread means other processes")
-print("took the core part of the time and the steps/s above are scaled down accordingly.")
-print("(peer threads: numpy/OpenBLAS and JAX/XLA use every core they see; the crate's GEMM is faer, sequential.)")
+backends = ("faer-split", "faer-rayon", "matrixmultiply-threading")
+rows = []
+for config in ("mnist-mlp", "wide"):
+    for dtype in ("f32", "f64"):
+        times = [criterion_median_s("matmul_backends", f"{b}_{config}_{dtype}") for b in backends]
+        if all(t is not None for t in times):
+            rows.append((config, dtype, times))
+if rows:
+    print("\n## Two-thread GEMM candidates on the step's products, median ms (matmul_backends)\n")
+    print("| config | dtype | " + " | ".join(backends) + " |")
+    print("| --- | --- |" + " ---: |" * len(backends))
+    for config, dtype, times in rows:
+        print(f"| {config} | {dtype} | " + " | ".join(f"{t * 1e3:.2f}" for t in times) + " |")
+
+ceiling_path = os.path.join(out_dir, "ceiling.json")
+if os.path.exists(ceiling_path):
+    with open(ceiling_path) as f:
+        ceiling = json.load(f)
+    print("\n## The wide step against numpy's 4096^3 matmul (the GEMM ceiling)\n")
+    print("| dtype | numpy 4096^3 GFLOP/s | crate wide step GFLOP/s | share |")
+    print("| --- | ---: | ---: | ---: |")
+    for dtype in ("f32", "f64"):
+        t = criterion_median_s("train_step", "wide", dtype)
+        if t is None or dtype not in ceiling:
+            continue
+        gflops = peer.step_flops(peer.CONFIGS["wide"]) / t / 1e9
+        print(f"| {dtype} | {ceiling[dtype]:.1f} | {gflops:.1f} | {100 * gflops / ceiling[dtype]:.0f} % |")
+
+print("\nCPU/wall: CPU time the whole benchmark process got per wall second (up to 2.00 with two")
+print("threads busy). Under 1.00 for a single-threaded run means other processes took the core part")
+print("of the time and the steps/s above are scaled down accordingly.")
+print("(threads: numpy/OpenBLAS and JAX/XLA use every core they see; the crate, with its default `parallel` feature, splits large products and element-wise passes over two rayon threads; its matmul-only column is faer on one thread.)")
 print(f"(JSON and criterion output in {out_dir})")
 PYTHON
 note "done; results kept in $OUT_DIR"

@@ -65,6 +65,20 @@ where
 #[cfg(feature = "parallel")]
 const PARALLEL_MIN_MULTIPLY_ADDS: usize = 1 << 21;
 
+/// Whether a step on a batch of `batch` rows through layers of these `(inputs, units)` widths
+/// has a product that [`multiply_into`] splits over two threads.
+#[cfg(feature = "parallel")]
+pub(crate) fn splits_products(
+    batch: usize,
+    mut layers: impl Iterator<Item = (usize, usize)>,
+) -> bool {
+    rayon::current_num_threads() > 1
+        && layers.any(|(inputs, units)| {
+            batch.saturating_mul(inputs).saturating_mul(units) >= PARALLEL_MIN_MULTIPLY_ADDS
+                && units.max(inputs) >= 32
+        })
+}
+
 /// `dst = lhs * rhs`. With the `parallel` feature and more than one rayon thread, a large
 /// product is split into two halves of output columns computed by `rayon::join`, each by
 /// faer's sequential kernel: faer's own rayon mode allocates on every call, this does not.

@@ -7,9 +7,11 @@
 
 /// Passes over fewer elements than this stay on one thread: below it, waking a second thread
 /// costs more than it saves.
+#[cfg(feature = "parallel")]
 const PARALLEL_MIN_ELEMENTS: usize = 1 << 18;
 
 /// Elements per alignment unit of the split: whole cache lines and SIMD blocks on both sides.
+#[cfg(feature = "parallel")]
 const SPLIT_ALIGNMENT: usize = 64;
 
 /// Where to split a pass over `len` elements, or `None` to keep it on one thread.
