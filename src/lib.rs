@@ -50,7 +50,7 @@
 //!
 //! | feature | default | what it adds |
 //! | --- | --- | --- |
-//! | `parallel` | yes | large matrix products of the core on two rayon threads |
+//! | `parallel` | yes | large matrix products and element-wise passes of the core on two rayon threads |
 //! | `serde` | no | `Serialize`/`Deserialize` for histories, reports and diagnoses; the versioned JSON history format (`TrainingHistory::from_json_str`, docs/history-format.md) |
 //! | `plot` | no | [`plot`]: SVG plots of a history (loss with plateaus, weights per layer, gradient flow, updates) |
 //! | `cli` | no | the `vanishing-gradient` command line (`vanishing-gradient diagnose history.json`) |

@@ -104,7 +104,7 @@ impl GradientStats {
                 reason: "a gradient needs at least one element".into(),
             });
         }
-        let norm = sample::l2_norm(gradient.iter().map(|g| g.to_f64()));
+        let norm = sample::l2_norm_of(gradient);
         Ok(Self {
             l2: norm.l2,
             rms: norm.l2 / (gradient.len() as f64).sqrt(),

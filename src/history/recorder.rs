@@ -5,7 +5,7 @@ use super::{ActivityStats, EpochRecord, GradientStats, LayerRecord, TrainingHist
 use crate::error::{Error, Result};
 
 /// A weight or gradient element the recorder accepts: `f32` or `f64` (sealed).
-pub trait WeightElement: Copy + Sealed {
+pub trait WeightElement: Copy + Send + Sync + Sealed {
     /// The value as `f64` (exact for both types).
     fn to_f64(self) -> f64;
 }
