@@ -326,7 +326,7 @@ fn tanh<T: RealField + Copy>(x: T) -> T {
 }
 
 /// Multiplies `grad[i]` by `derivative(pre[i], post[i])` over the common length, summing the
-/// derivatives and counting exact zeros in eight independent lanes so that the loop
+/// derivatives and counting exact zeros in 16 independent lanes so that the loop
 /// vectorises (a single running sum is a serial dependency the compiler must keep in order).
 #[inline(always)]
 fn scale_by_derivative_lanes<T: RealField + Copy>(

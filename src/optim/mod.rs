@@ -95,7 +95,20 @@ pub trait Optimizer<T: RealField + Copy>: Debug + Send {
     /// tensors, so that its [`GradientReport`](crate::report::GradientReport) needs no pass
     /// over the weights of its own. The default measures in one vectorised pass and then calls
     /// [`update`](Optimizer::update); [`Sgd`] overrides it with a single fused pass. An
-    /// override must return the same values as the default (up to rounding).
+    /// override must return the same values as the default (up to rounding). The sums are
+    /// `f64` (see [`UpdateMeasurement`]).
+    ///
+    /// ```
+    /// use vanishing_gradient::optim::{Optimizer, Sgd};
+    ///
+    /// let mut sgd = Sgd::new(0.5)?;
+    /// let mut weights = [1.0_f32, -2.0];
+    /// let m = sgd.update_measured(0, &mut weights, &[2.0, -2.0]);
+    /// assert_eq!(weights, [0.0, -1.0]);
+    /// assert_eq!((m.grad_sq, m.grad_max_abs, m.value_sq), (8.0, 2.0, 5.0));
+    /// assert_eq!(m.squared_change, 2.0);
+    /// # Ok::<(), vanishing_gradient::Error>(())
+    /// ```
     fn update_measured(&mut self, slot: usize, value: &mut [T], grad: &[T]) -> UpdateMeasurement {
         let before = crate::weight_statistics::measure_weights(grad, value);
         let squared_change = self.update(slot, value, grad);
