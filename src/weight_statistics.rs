@@ -31,14 +31,14 @@ pub(crate) fn join_split_squares(large: f64, small_scaled: f64) -> f64 {
 /// Lane accumulators of a [`WeightMeasurement`], for vectorisable loops (see
 /// [`crate::lanes`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct MeasurementLanes<T> {
-    /// Squares of the gradients of at least [`SplitSquare::limit`].
-    pub(crate) grad_sq: Lanes<T>,
+struct MeasurementLanes<T> {
+    /// Squares of the gradients of at least the split's limit.
+    grad_sq: Lanes<T>,
     /// Scaled squares of the gradients under it.
-    pub(crate) grad_sq_small: Lanes<T>,
-    pub(crate) grad_max: Lanes<T>,
-    pub(crate) value_sq: Lanes<T>,
-    pub(crate) split: SplitSquare<T>,
+    grad_sq_small: Lanes<T>,
+    grad_max: Lanes<T>,
+    value_sq: Lanes<T>,
+    split: SplitSquare<T>,
 }
 
 /// Squares without subnormal arithmetic: `g^2` for `|g| >= limit = 2^-63` (`sqrt` of `f32`'s
@@ -50,7 +50,7 @@ pub(crate) struct MeasurementLanes<T> {
 pub(crate) const SPLIT_LIMIT: f64 = 1.084_202_172_485_504_4e-19;
 
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct SplitSquare<T> {
+struct SplitSquare<T> {
     limit: T,
     inverse_limit: T,
 }
@@ -68,7 +68,7 @@ impl<T: RealField + Copy> SplitSquare<T> {
 
     /// `(g^2, 0)` or `(0, (g / limit)^2)`; NaN goes to the first, where it shows.
     #[inline(always)]
-    pub(crate) fn squares(self, g: T) -> (T, T) {
+    fn squares(self, g: T) -> (T, T) {
         let small = g.abs() < self.limit;
         let large = if small { T::zero() } else { g };
         let scaled = if small {
@@ -157,9 +157,12 @@ impl<T: RealField + Copy> Kernel for MeasureWeights<'_, T> {
     }
 }
 
-/// The loop of [`measure_weights`].
+/// The loop of [`measure_weights`], for callers already inside a vectorised kernel.
 #[inline(always)]
-fn measure_weights_kernel<T: RealField + Copy>(grad: &[T], value: &[T]) -> WeightMeasurement {
+pub(crate) fn measure_weights_kernel<T: RealField + Copy>(
+    grad: &[T],
+    value: &[T],
+) -> WeightMeasurement {
     let mut measurement = MeasurementLanes::new();
     lanes::for_each_block(
         grad,

@@ -8,7 +8,7 @@ use crate::error::Result;
 use crate::lanes::{self, Lanes};
 use crate::parallel_split;
 use crate::vectorised::Kernel;
-use crate::weight_statistics::{MeasurementLanes, SplitSquare};
+use crate::weight_statistics::measure_weights_kernel;
 
 /// Stochastic gradient descent: `p -= lr g`. Keeps no state, so one `Sgd` serves any scalar
 /// type.
@@ -80,93 +80,22 @@ fn step_kernel<T: RealField + Copy>(value: &mut [T], grad: &[T], learning_rate: 
 }
 
 /// [`step_kernel`] with the gradient's and the weights' statistics taken before the update,
-/// in the same pass.
+/// for scalar types other than `f32` and `f64` (those have the single fused pass of
+/// `crate::explicit_simd`): the statistics' pass, then the step's.
 #[inline(always)]
 fn step_measured_kernel<T: RealField + Copy>(
     value: &mut [T],
     grad: &[T],
     learning_rate: T,
 ) -> UpdateMeasurement {
-    // Separate local accumulators (not the fields of one struct behind a reference): the
-    // compiler vectorises this shape only (see `step_measured_block`).
-    let mut measurement = MeasurementLanes::new();
-    let split = measurement.split;
-    let mut change_sq = lanes::zeros();
-    let mut grad_sq = lanes::zeros();
-    let mut grad_sq_small = lanes::zeros();
-    let mut grad_max = lanes::zeros();
-    let mut value_sq = lanes::zeros();
-    lanes::for_each_block_mut(
-        value,
-        grad,
-        #[inline(always)]
-        |v, g| {
-            step_measured_block(
-                v,
-                g,
-                learning_rate,
-                split,
-                [
-                    &mut change_sq,
-                    &mut grad_sq,
-                    &mut grad_sq_small,
-                    &mut grad_max,
-                    &mut value_sq,
-                ],
-            );
-        },
-    );
-    measurement.grad_sq = grad_sq;
-    measurement.grad_sq_small = grad_sq_small;
-    measurement.grad_max = grad_max;
-    measurement.value_sq = value_sq;
-    let before = measurement.finish();
+    let before = measure_weights_kernel(grad, value);
+    let squared_change = step_kernel(value, grad, learning_rate);
     UpdateMeasurement {
-        squared_change: nalgebra::try_convert(lanes::sum(change_sq)).unwrap_or(f64::NAN),
+        squared_change: nalgebra::try_convert(squared_change).unwrap_or(f64::NAN),
         grad_sq: before.grad_sq,
         grad_max_abs: before.grad_max_abs,
         value_sq: before.value_sq,
     }
-}
-
-/// [`step_block`] and [`MeasurementLanes::add`] in one loop over local copies of the block
-/// and of the accumulators `[change_sq, grad_sq, grad_sq_small, grad_max, value_sq]`. Written
-/// any other way (the two calls in turn, or on the accumulators in place) the compiler kept
-/// it scalar: 0.8 ns per weight against 0.05.
-#[inline(always)]
-fn step_measured_block<T: RealField + Copy>(
-    value: &mut Lanes<T>,
-    grad: &Lanes<T>,
-    learning_rate: T,
-    split: SplitSquare<T>,
-    accumulators: [&mut Lanes<T>; 5],
-) {
-    let [change_acc, grad_sq_acc, grad_sq_small_acc, grad_max_acc, value_sq_acc] = accumulators;
-    let (old, grad) = (*value, *grad);
-    let mut new = old;
-    let (mut change_sq, mut grad_sq, mut grad_sq_small) =
-        (*change_acc, *grad_sq_acc, *grad_sq_small_acc);
-    let (mut grad_max, mut value_sq) = (*grad_max_acc, *value_sq_acc);
-    let sums = change_sq
-        .iter_mut()
-        .zip(grad_sq.iter_mut().zip(grad_sq_small.iter_mut()))
-        .zip(grad_max.iter_mut().zip(value_sq.iter_mut()));
-    let block = new.iter_mut().zip(&old).zip(&grad);
-    for (((n, &o), &g), ((c, (s, t)), (m, v))) in block.zip(sums) {
-        let stepped = o - learning_rate * g;
-        *n = stepped;
-        let change = stepped - o;
-        *c += change * change;
-        let (g_sq, g_sq_scaled) = split.squares(g);
-        *s += g_sq;
-        *t += g_sq_scaled;
-        let a = g.abs();
-        *m = if a > *m { a } else { *m };
-        *v += o * o;
-    }
-    (*change_acc, *grad_sq_acc, *grad_sq_small_acc) = (change_sq, grad_sq, grad_sq_small);
-    (*grad_max_acc, *value_sq_acc) = (grad_max, value_sq);
-    *value = new;
 }
 
 /// `p -= lr g` over the common length, vectorised; returns the squared change.
