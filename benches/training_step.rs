@@ -189,7 +189,7 @@ impl PeerConfig {
 
 // ------------------------------------------------------------------------ report-free replica
 
-/// `out = op(a) op(b)` through faer, as `src/matmul.rs` does for `f32` and `f64`.
+/// `out = op(a) op(b)` through faer's sequential kernel (the `matmul_only` group).
 fn multiply_into<T: RealField + Copy>(
     out: &mut DMatrix<T>,
     a: &DMatrix<T>,
@@ -197,47 +197,16 @@ fn multiply_into<T: RealField + Copy>(
     b: &DMatrix<T>,
     b_t: bool,
 ) {
-    let done = faer_multiply::<f64, T>(out, a, a_t, b, b_t)
-        || faer_multiply::<f32, T>(out, a, a_t, b, b_t);
+    let done = faer_multiply_with::<f64, T>(Backend::FaerSequential, out, a, a_t, b, b_t)
+        || faer_multiply_with::<f32, T>(Backend::FaerSequential, out, a, a_t, b, b_t);
     assert!(done, "the benchmark runs f32 and f64 only");
-}
-
-fn faer_multiply<F, T>(
-    out: &mut DMatrix<T>,
-    a: &DMatrix<T>,
-    a_t: bool,
-    b: &DMatrix<T>,
-    b_t: bool,
-) -> bool
-where
-    F: faer::traits::RealField + Copy + 'static,
-    T: RealField + Copy,
-{
-    let out_any: &mut dyn Any = out;
-    let (Some(out), Some(a), Some(b)) = (
-        out_any.downcast_mut::<DMatrix<F>>(),
-        (a as &dyn Any).downcast_ref::<DMatrix<F>>(),
-        (b as &dyn Any).downcast_ref::<DMatrix<F>>(),
-    ) else {
-        return false;
-    };
-    let (rows, cols) = out.shape();
-    let (lhs, rhs) = (view(a, a_t), view(b, b_t));
-    let dst = faer::MatMut::from_column_major_slice_mut(out.as_mut_slice(), rows, cols);
-    faer::linalg::matmul::matmul(
-        dst,
-        faer::Accum::Replace,
-        lhs,
-        rhs,
-        F::one_impl(),
-        faer::Par::Seq,
-    );
-    true
 }
 
 /// The two-thread GEMM candidates the `matmul_backends` group compares on the step's products.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Backend {
+    /// One thread: faer's sequential kernel (the `matmul_only` group).
+    FaerSequential,
     /// What the crate does: two `rayon::join` halves of output columns, faer's sequential
     /// kernel in each (no allocation).
     FaerSplit,
@@ -251,6 +220,7 @@ enum Backend {
 impl Backend {
     fn name(self) -> &'static str {
         match self {
+            Backend::FaerSequential => "faer-sequential",
             Backend::FaerSplit => "faer-split",
             Backend::FaerRayon => "faer-rayon",
             Backend::MatrixMultiplyThreading => "matrixmultiply-threading",
@@ -258,7 +228,9 @@ impl Backend {
     }
 }
 
-/// `out = op(a) op(b)` through faer with `par`, split in two column halves for `FaerSplit`.
+/// `out = op(a) op(b)` through faer as `backend` says (for `f32` and `f64`, matched at run
+/// time as `src/matmul.rs` does); `MatrixMultiplyThreading` is not faer and runs sequentially
+/// here (its products go through nalgebra in `run_with`).
 fn faer_multiply_with<F, T>(
     backend: Backend,
     out: &mut DMatrix<T>,
@@ -295,8 +267,10 @@ where
                 || product(right, rhs_right, faer::Par::Seq),
             );
         }
-        Backend::FaerSplit => product(dst, rhs, faer::Par::Seq),
-        _ => product(dst, rhs, faer::Par::rayon(2)),
+        Backend::FaerSplit | Backend::FaerSequential | Backend::MatrixMultiplyThreading => {
+            product(dst, rhs, faer::Par::Seq)
+        }
+        Backend::FaerRayon => product(dst, rhs, faer::Par::rayon(2)),
     }
     true
 }

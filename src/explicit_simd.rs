@@ -125,11 +125,32 @@ fn add_scalar<F: RealField + Copy>(
 /// The kernels per float type; the two differ only in the names of pulp's operations.
 macro_rules! fused_kernel {
     (
-        $name:ident, $measure_name:ident, $float:ty, $as_mut_simd:ident, $as_simd:ident, $splat:ident, $add:ident,
-        $sub:ident, $mul:ident, $mul_add:ident, $abs:ident, $max:ident, $less_than:ident,
-        $select:ident,
+        $name:ident, $measure_name:ident, $accumulate:ident, $float:ty, $floats:ident,
+        $as_mut_simd:ident, $as_simd:ident, $splat:ident, $sub:ident, $mul:ident,
+        $mul_add:ident, $abs:ident, $max:ident, $less_than:ident, $select:ident,
         $reduce_sum:ident, $reduce_max:ident
     ) => {
+        /// Adds one vector of gradients `g` and values `w` to the statistics' accumulators
+        /// `[grad_sq, grad_sq_small, grad_max, value_sq]` (the squares split at `limit`).
+        #[inline(always)]
+        fn $accumulate<S: Simd>(
+            simd: S,
+            accumulators: &mut [S::$floats; 4],
+            (g, w): (S::$floats, S::$floats),
+            (limit, inverse_limit): (S::$floats, S::$floats),
+        ) {
+            let zero = simd.$splat(0.0);
+            let magnitude = simd.$abs(g);
+            let small = simd.$less_than(magnitude, limit);
+            let large = simd.$select(small, zero, g);
+            let scaled = simd.$select(small, simd.$mul(g, inverse_limit), zero);
+            let [grad_sq, grad_sq_small, grad_max, value_sq] = accumulators;
+            *grad_sq = simd.$mul_add(large, large, *grad_sq);
+            *grad_sq_small = simd.$mul_add(scaled, scaled, *grad_sq_small);
+            *grad_max = simd.$max(*grad_max, magnitude);
+            *value_sq = simd.$mul_add(w, w, *value_sq);
+        }
+
         /// The fused pass over one tensor (see the module docs).
         struct $name<'a> {
             value: &'a mut [$float],
@@ -147,29 +168,20 @@ macro_rules! fused_kernel {
                 let grad = self.grad.get(..len).unwrap_or_default();
                 let (value_head, value_tail) = S::$as_mut_simd(value);
                 let (grad_head, grad_tail) = S::$as_simd(grad);
-                let limit_value = SPLIT_LIMIT as $float;
-                let inverse_limit_value = 1.0 / limit_value;
-                let zero = simd.$splat(0.0);
+                let (limit, inverse_limit) = (SPLIT_LIMIT as $float, 1.0 / SPLIT_LIMIT as $float);
+                let split = (simd.$splat(limit), simd.$splat(inverse_limit));
                 let learning_rate = simd.$splat(self.learning_rate);
-                let limit = simd.$splat(limit_value);
-                let inverse_limit = simd.$splat(inverse_limit_value);
-                let (mut change_sq, mut grad_sq, mut grad_sq_small) = (zero, zero, zero);
-                let (mut grad_max, mut value_sq) = (zero, zero);
+                let mut change_sq = simd.$splat(0.0);
+                let mut accumulators = [change_sq; 4];
                 for (v, &g) in value_head.iter_mut().zip(grad_head) {
                     let old = *v;
                     let new = simd.$sub(old, simd.$mul(learning_rate, g));
                     let change = simd.$sub(new, old);
                     change_sq = simd.$mul_add(change, change, change_sq);
-                    let magnitude = simd.$abs(g);
-                    let small = simd.$less_than(magnitude, limit);
-                    let large = simd.$select(small, zero, g);
-                    let scaled = simd.$select(small, simd.$mul(g, inverse_limit), zero);
-                    grad_sq = simd.$mul_add(large, large, grad_sq);
-                    grad_sq_small = simd.$mul_add(scaled, scaled, grad_sq_small);
-                    grad_max = simd.$max(grad_max, magnitude);
-                    value_sq = simd.$mul_add(old, old, value_sq);
+                    $accumulate(simd, &mut accumulators, (g, old), split);
                     *v = new;
                 }
+                let [grad_sq, grad_sq_small, grad_max, value_sq] = accumulators;
                 let mut sums = FusedSums {
                     change_sq: simd.$reduce_sum(change_sq),
                     grad_sq: simd.$reduce_sum(grad_sq),
@@ -182,7 +194,7 @@ macro_rules! fused_kernel {
                     let new = old - self.learning_rate * g;
                     let change = new - old;
                     sums.change_sq += change * change;
-                    add_scalar(&mut sums, g, old, limit_value, inverse_limit_value);
+                    add_scalar(&mut sums, g, old, limit, inverse_limit);
                     *v = new;
                 }
                 sums
@@ -205,23 +217,13 @@ macro_rules! fused_kernel {
                 let grad = self.grad.get(..len).unwrap_or_default();
                 let (value_head, value_tail) = S::$as_simd(value);
                 let (grad_head, grad_tail) = S::$as_simd(grad);
-                let limit_value = SPLIT_LIMIT as $float;
-                let inverse_limit_value = 1.0 / limit_value;
-                let zero = simd.$splat(0.0);
-                let limit = simd.$splat(limit_value);
-                let inverse_limit = simd.$splat(inverse_limit_value);
-                let (mut grad_sq, mut grad_sq_small) = (zero, zero);
-                let (mut grad_max, mut value_sq) = (zero, zero);
+                let (limit, inverse_limit) = (SPLIT_LIMIT as $float, 1.0 / SPLIT_LIMIT as $float);
+                let split = (simd.$splat(limit), simd.$splat(inverse_limit));
+                let mut accumulators = [simd.$splat(0.0); 4];
                 for (&w, &g) in value_head.iter().zip(grad_head) {
-                    let magnitude = simd.$abs(g);
-                    let small = simd.$less_than(magnitude, limit);
-                    let large = simd.$select(small, zero, g);
-                    let scaled = simd.$select(small, simd.$mul(g, inverse_limit), zero);
-                    grad_sq = simd.$mul_add(large, large, grad_sq);
-                    grad_sq_small = simd.$mul_add(scaled, scaled, grad_sq_small);
-                    grad_max = simd.$max(grad_max, magnitude);
-                    value_sq = simd.$mul_add(w, w, value_sq);
+                    $accumulate(simd, &mut accumulators, (g, w), split);
                 }
+                let [grad_sq, grad_sq_small, grad_max, value_sq] = accumulators;
                 let mut sums = FusedSums {
                     change_sq: 0.0,
                     grad_sq: simd.$reduce_sum(grad_sq),
@@ -230,7 +232,7 @@ macro_rules! fused_kernel {
                     value_sq: simd.$reduce_sum(value_sq),
                 };
                 for (&w, &g) in value_tail.iter().zip(grad_tail) {
-                    add_scalar(&mut sums, g, w, limit_value, inverse_limit_value);
+                    add_scalar(&mut sums, g, w, limit, inverse_limit);
                 }
                 sums
             }
@@ -241,11 +243,12 @@ macro_rules! fused_kernel {
 fused_kernel!(
     FusedF32,
     MeasureF32,
+    accumulate_f32,
     f32,
+    f32s,
     as_mut_simd_f32s,
     as_simd_f32s,
     splat_f32s,
-    add_f32s,
     sub_f32s,
     mul_f32s,
     mul_add_f32s,
@@ -260,11 +263,12 @@ fused_kernel!(
 fused_kernel!(
     FusedF64,
     MeasureF64,
+    accumulate_f64,
     f64,
+    f64s,
     as_mut_simd_f64s,
     as_simd_f64s,
     splat_f64s,
-    add_f64s,
     sub_f64s,
     mul_f64s,
     mul_add_f64s,
