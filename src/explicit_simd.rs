@@ -279,3 +279,17 @@ fused_kernel!(
     reduce_sum_f64s,
     reduce_max_f64s
 );
+
+/// Weights and gradients of `len` elements for the tests that compare the lane loops with these
+/// kernels: lengths around the block and vector widths, gradients down to `1e-29` (into the
+/// split squares).
+#[cfg(test)]
+pub(crate) fn test_tensors(len: i32) -> (Vec<f64>, Vec<f64>) {
+    let values = (0..len)
+        .map(|i| f64::from(i * 37 % 11) / 3.0 - 1.5)
+        .collect();
+    let grads = (0..len)
+        .map(|i| f64::from(i * 13 % 7 - 3) * 10f64.powi(-(i % 30)))
+        .collect();
+    (values, grads)
+}

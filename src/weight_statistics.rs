@@ -183,12 +183,7 @@ mod tests {
     #[test]
     fn lane_loop_and_simd_kernel_agree() {
         for len in [0_i32, 1, 7, 15, 16, 17, 31, 33, 64, 100, 1000] {
-            let values: Vec<f64> = (0..len)
-                .map(|i| f64::from(i * 37 % 11) / 3.0 - 1.5)
-                .collect();
-            let grads: Vec<f64> = (0..len)
-                .map(|i| f64::from(i * 13 % 7 - 3) * 10f64.powi(-(i % 30)))
-                .collect();
+            let (values, grads) = crate::explicit_simd::test_tensors(len);
             let lanes = measure_weights_kernel(&grads, &values);
             let simd = crate::explicit_simd::measure(&grads, &values)
                 .unwrap_or_else(|| panic!("f64 has a SIMD kernel"));

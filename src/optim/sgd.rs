@@ -240,12 +240,7 @@ mod tests {
     #[test]
     fn lane_loop_and_simd_kernel_agree() {
         for len in [0_i32, 1, 7, 15, 16, 17, 31, 33, 64, 100, 1000] {
-            let values: Vec<f64> = (0..len)
-                .map(|i| ((i * 37 % 11) as f64 - 5.0) / 3.0)
-                .collect();
-            let grads: Vec<f64> = (0..len)
-                .map(|i| ((i * 13 % 7) as f64 - 3.0) * 10f64.powi(-(i % 30)))
-                .collect();
+            let (values, grads) = crate::explicit_simd::test_tensors(len);
             let (mut a, mut b) = (values.clone(), values.clone());
             let lanes = step_measured_kernel(&mut a, &grads, 0.01);
             let simd = crate::explicit_simd::step_measured(&mut b, &grads, 0.01)
